@@ -1,0 +1,143 @@
+/**
+ * The error catalogue: every error the fleet reports carries one of these stable string codes.
+ * Codes are part of the public contract (HTTP bodies, failed jobs, metrics labels, `fleet replay --code`);
+ * messages are for people and may change.
+ *
+ * `retryable` separates what is worth retrying (a lost connection, a split-able OOM) from what is not
+ * (a bad request, a model that does not fit at all): BullMQ sees the latter as UnrecoverableError.
+ */
+export const ERROR_CODES = {
+  /** The request failed validation; `field` names the offending path. HTTP 400. */
+  E_VALIDATION: { httpStatus: 400, retryable: false },
+  /** The request body is over the ingress limit (64 KiB). HTTP 413. */
+  E_BODY_TOO_LARGE: { httpStatus: 413, retryable: false },
+  /** The request body is not `application/json`. HTTP 415. */
+  E_UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false },
+  /** A bearer token is required and was missing or wrong. HTTP 401. */
+  E_UNAUTHORIZED: { httpStatus: 401, retryable: false },
+  /** No such job (or it has expired). HTTP 404. */
+  E_NOT_FOUND: { httpStatus: 404, retryable: false },
+  /** The lane's waiting depth is over its maximum; retry after `retryAfterSeconds`. HTTP 429. */
+  E_BACKPRESSURE: { httpStatus: 429, retryable: true },
+  /** Redis did not answer; nothing was enqueued. HTTP 503. */
+  E_REDIS_UNAVAILABLE: { httpStatus: 503, retryable: true },
+  /** Waiting for a job's result timed out (the job itself goes on). */
+  E_TIMEOUT: { httpStatus: 504, retryable: true },
+  /** A routing policy failed validation; `field` is the exact path. */
+  E_POLICY_INVALID: { httpStatus: 400, retryable: false },
+  /** A single item cannot fit the VRAM budget even alone. */
+  E_VRAM_BUDGET: { httpStatus: 507, retryable: false },
+  /** The runtime reported out-of-memory (the batch is bisected and retried). */
+  E_OOM: { httpStatus: 507, retryable: true },
+  /** A model's files are missing or could not be loaded. */
+  E_MODEL_LOAD: { httpStatus: 500, retryable: false },
+  /** A model's inputs/outputs do not have the shapes or names its pipeline expects. */
+  E_MODEL_SHAPE: { httpStatus: 500, retryable: false },
+  /** The model crashed while running this job. */
+  E_INFERENCE: { httpStatus: 500, retryable: true },
+  /** The upscale source could not be read or decoded. */
+  E_SOURCE: { httpStatus: 422, retryable: false },
+  /** The artifact store refused or failed the write (throttling is retried inside the store first). */
+  E_STORE: { httpStatus: 502, retryable: true },
+  /** The typography lane's OCR check failed and the request asked for `onFail: 'fail'`. */
+  E_TEXT_CHECK: { httpStatus: 422, retryable: false },
+  /** The worker stopped before the job finished; the job goes back to the queue. */
+  E_SHUTDOWN: { httpStatus: 503, retryable: true },
+  /** Anything unexpected. */
+  E_INTERNAL: { httpStatus: 500, retryable: true },
+} as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export interface FleetErrorOptions {
+  /** The request path at fault, dot-separated (`account.tier`, `text.content`). */
+  field?: string;
+  /** The error being wrapped. Its message is kept intact there, never edited. */
+  cause?: unknown;
+  /** Extra machine-readable detail for the response body. */
+  details?: Record<string, unknown>;
+}
+
+/** Base of every coded error. `code` is stable; `message` says what to do about it. */
+export class FleetError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: FleetErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FleetError';
+    this.code = code;
+    this.field = options.field;
+    this.details = options.details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].httpStatus;
+  }
+
+  get retryable(): boolean {
+    return ERROR_CODES[this.code].retryable;
+  }
+
+  /** The JSON body the ingress answers with: `{ error: { code, message, field? } }`. */
+  toJSON(): { error: { code: ErrorCode; message: string; field?: string } & Record<string, unknown> } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field === undefined ? {} : { field: this.field }),
+        ...this.details,
+      },
+    };
+  }
+}
+
+export class ValidationError extends FleetError {
+  constructor(message: string, field: string, options: Omit<FleetErrorOptions, 'field'> = {}) {
+    super('E_VALIDATION', message, { ...options, field });
+    this.name = 'ValidationError';
+  }
+}
+
+export class BackpressureError extends FleetError {
+  readonly retryAfterSeconds: number;
+  constructor(lane: string, waiting: number, maxWaiting: number, retryAfterSeconds: number) {
+    super(
+      'E_BACKPRESSURE',
+      `lane ${lane} has ${waiting} jobs waiting (max ${maxWaiting}); retry after ${retryAfterSeconds} s`,
+      { details: { lane, retryAfterSeconds } },
+    );
+    this.name = 'BackpressureError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export class RedisUnavailableError extends FleetError {
+  constructor(cause?: unknown) {
+    super('E_REDIS_UNAVAILABLE', 'Redis is unreachable; the request was not enqueued, retry shortly', { cause });
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+export class NotFoundError extends FleetError {
+  constructor(what: string) {
+    super('E_NOT_FOUND', `${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export function isFleetError(error: unknown): error is FleetError {
+  return error instanceof FleetError;
+}
+
+/** The code of any error: its own when it carries a catalogue code, else E_INTERNAL. */
+export function errorCodeOf(error: unknown): ErrorCode {
+  if (error instanceof FleetError) return error.code;
+  const code = (error as { code?: unknown } | null)?.code;
+  return isErrorCode(code) ? code : 'E_INTERNAL';
+}
