@@ -141,3 +141,17 @@ export function errorCodeOf(error: unknown): ErrorCode {
   const code = (error as { code?: unknown } | null)?.code;
   return isErrorCode(code) ? code : 'E_INTERNAL';
 }
+
+/**
+ * BullMQ keeps only a failed job's message, so the code travels inside it: `[E_CODE] message`.
+ * Workers fail jobs with `formatFailedReason`; the CLI and producer read codes back with `parseFailedReason`.
+ */
+export function formatFailedReason(code: ErrorCode, message: string): string {
+  return `[${code}] ${message}`;
+}
+
+export function parseFailedReason(reason: string | undefined): { code: ErrorCode; message: string } {
+  const match = /^\[(E_[A-Z_]+)\] ([\s\S]*)$/.exec(reason ?? '');
+  if (match && isErrorCode(match[1])) return { code: match[1], message: match[2]! };
+  return { code: 'E_INTERNAL', message: reason ?? 'unknown failure' };
+}

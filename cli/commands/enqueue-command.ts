@@ -1,0 +1,64 @@
+import { Command, Option } from 'commander';
+import { INTENTS, TIERS, type GenerateRequestInput } from '../../contract/index.js';
+import { createProducer } from '../../producer/index.js';
+import { CommandFailure, integerOption, numberOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
+
+interface EnqueueOptions extends ConnectionOptions {
+  prompt: string;
+  intent?: GenerateRequestInput['intent'];
+  text?: string;
+  account: string;
+  tier: 'free' | 'pro' | 'enterprise';
+  width?: number;
+  height?: number;
+  seed?: number;
+  format?: 'png' | 'webp';
+  idempotencyKey?: string;
+  wait?: number;
+}
+
+/** `fleet enqueue`: one request, for operators and smoke tests. Exits 1 when the job fails. */
+export function enqueueCommand(): Command {
+  return withConnectionOptions(new Command('enqueue'))
+    .description('enqueue one request (and optionally wait for its result)')
+    .requiredOption('--prompt <text>', 'what to draw')
+    .addOption(new Option('--intent <intent>', 'preview | export | upscale').choices(INTENTS))
+    .option('--text <content>', 'text the typography lane draws and checks')
+    .option('--account <id>', 'account id', 'operator')
+    .addOption(new Option('--tier <tier>', 'account tier').choices(TIERS).default('pro'))
+    .option('--width <px>', 'width', integerOption('width', 64, 2048))
+    .option('--height <px>', 'height', integerOption('height', 64, 2048))
+    .option('--seed <n>', 'seed', integerOption('seed', 0, 0xffffffff))
+    .addOption(new Option('--format <format>', 'png | webp').choices(['png', 'webp']))
+    .option('--idempotency-key <key>', 'the same key returns the same job')
+    .option('--wait <s>', 'wait up to S seconds for the result', numberOption('wait', 0, 3600))
+    .action(async (options: EnqueueOptions) => {
+      const request: GenerateRequestInput = {
+        prompt: options.prompt,
+        account: { id: options.account, tier: options.tier },
+        ...(options.intent && { intent: options.intent }),
+        ...(options.text && { text: { content: options.text } }),
+        ...(options.width && { width: options.width }),
+        ...(options.height && { height: options.height }),
+        ...(options.seed !== undefined && { seed: options.seed }),
+        ...(options.format && { format: options.format }),
+        ...(options.idempotencyKey && { idempotencyKey: options.idempotencyKey }),
+      };
+      const producer = createProducer({ redis: options.redis, prefix: options.prefix });
+      try {
+        await producer.ready();
+        const receipt = await producer.enqueue(request);
+        if (!options.wait) {
+          console.log(options.json ? JSON.stringify(receipt) : `${receipt.id} → ${receipt.lane}/${receipt.model} (policy v${receipt.policy.version} rule ${receipt.policy.rule})`);
+          return;
+        }
+        const view = await producer.waitForResult(receipt.id, { timeoutMs: options.wait * 1000 });
+        if (options.json) console.log(JSON.stringify(view));
+        else if (view.state === 'completed') console.log(`${view.id} completed: ${view.result?.image.url} (${view.result?.timings.endToEndMs ?? '?'} ms)`);
+        else console.log(`${view.id} failed: [${view.error?.code}] ${view.error?.message}`);
+        if (view.state === 'failed') throw new CommandFailure(`job ${view.id} failed`);
+      } finally {
+        await producer.close();
+      }
+    });
+}

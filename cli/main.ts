@@ -1,0 +1,37 @@
+import { Command, CommanderError } from 'commander';
+import { CommandFailure } from './common-options.js';
+import { enqueueCommand } from './commands/enqueue-command.js';
+import { ingressCommand } from './commands/ingress-command.js';
+import { policyCommand } from './commands/policy-command.js';
+import { upCommand } from './commands/up-command.js';
+
+/**
+ * `fleet`: exit codes 0 ok, 1 failure, 2 usage.
+ */
+const program = new Command('fleet')
+  .description('image-fleet: lanes, micro-batches and routing for image generation')
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const command of [upCommand(), ingressCommand(), enqueueCommand(), policyCommand()]) {
+  program.addCommand(command);
+}
+for (const command of program.commands) {
+  command.exitOverride();
+  for (const sub of command.commands) sub.exitOverride();
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2);
+  }
+  if (error instanceof CommandFailure) {
+    console.error(`fleet: ${error.message}`);
+    process.exit(1);
+  }
+  const code = (error as { code?: string }).code;
+  console.error(`fleet: ${code ? `[${code}] ` : ''}${(error as Error).message ?? error}`);
+  process.exit(1);
+}

@@ -1,0 +1,75 @@
+import type { Redis } from 'ioredis';
+import { assertPrefix, CONFIG_DEFAULTS, DAY, LANES, type Lane } from '../contract/index.js';
+import type { PolicySource } from '../router/index.js';
+
+export interface ProducerOptions {
+  /** Redis URL (`redis://`, `rediss://`) or an open ioredis connection (the producer then does not close it). */
+  redis: string | Redis;
+  /** Key prefix shared with the workers and the CLI. @default 'fleet' */
+  prefix?: string;
+  /** Where routing decisions come from. @default the shipped default policy (version 0) */
+  policy?: PolicySource;
+  /**
+   * Most jobs a lane may hold waiting before `enqueue` refuses with `E_BACKPRESSURE`.
+   * @default { flash: 5000, large: 1000, typography: 2000, upscale: 1000 }
+   */
+  maxWaiting?: Partial<Record<Lane, number>>;
+  /** Seconds a client is told to wait on backpressure (`Retry-After`). @default 2 */
+  retryAfterSeconds?: number;
+  /** How long a lane's depth reading is reused before it is read again, ms. @default 100 */
+  depthCacheMs?: number;
+  /** Attempts per job before it ends failed (transient errors retry with exponential backoff). @default 3 */
+  attempts?: number;
+  /** First retry delay, ms; doubles each attempt. @default 1000 */
+  backoffMs?: number;
+  /** How long completed jobs (and their results) stay readable, seconds. @default 86400 (1 day) */
+  keepCompletedSeconds?: number;
+  /** How long failed jobs stay for replay, seconds. @default 604800 (7 days) */
+  keepFailedSeconds?: number;
+  /** How long an idempotency key maps to its job, seconds. @default 86400 (1 day) */
+  idempotencyTtlSeconds?: number;
+  /** Source of the current time (ms), injected for tests. @default Date.now */
+  now?: () => number;
+}
+
+export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'policy' | 'maxWaiting'>> & {
+  policy: PolicySource | undefined;
+  maxWaiting: Record<Lane, number>;
+};
+
+export const PRODUCER_DEFAULTS = {
+  prefix: CONFIG_DEFAULTS.prefix,
+  maxWaiting: { flash: 5000, large: 1000, typography: 2000, upscale: 1000 },
+  retryAfterSeconds: 2,
+  depthCacheMs: 100,
+  attempts: 3,
+  backoffMs: 1000,
+  keepCompletedSeconds: DAY / 1000,
+  keepFailedSeconds: (7 * DAY) / 1000,
+  idempotencyTtlSeconds: DAY / 1000,
+  now: Date.now,
+} satisfies Omit<ResolvedProducerOptions, 'redis' | 'policy'>;
+
+export function resolveProducerOptions(options: ProducerOptions): ResolvedProducerOptions {
+  const resolved: ResolvedProducerOptions = {
+    ...PRODUCER_DEFAULTS,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    redis: options.redis,
+    policy: options.policy,
+    maxWaiting: { ...PRODUCER_DEFAULTS.maxWaiting, ...options.maxWaiting },
+  };
+  assertPrefix(resolved.prefix);
+  for (const lane of LANES) atLeast(`maxWaiting.${lane}`, resolved.maxWaiting[lane], 0);
+  atLeast('retryAfterSeconds', resolved.retryAfterSeconds, 1);
+  atLeast('depthCacheMs', resolved.depthCacheMs, 0);
+  atLeast('attempts', resolved.attempts, 1);
+  atLeast('backoffMs', resolved.backoffMs, 0);
+  atLeast('keepCompletedSeconds', resolved.keepCompletedSeconds, 1);
+  atLeast('keepFailedSeconds', resolved.keepFailedSeconds, 1);
+  atLeast('idempotencyTtlSeconds', resolved.idempotencyTtlSeconds, 1);
+  return resolved;
+}
+
+function atLeast(name: string, value: number, min: number): void {
+  if (!Number.isFinite(value) || value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
+}

@@ -1,0 +1,258 @@
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  BackpressureError,
+  createRedisConnection,
+  FleetError,
+  fleetKey,
+  LANE_DEFAULT_SIZE,
+  laneOfJobId,
+  makeJobId,
+  NotFoundError,
+  parseGenerateRequest,
+  RedisUnavailableError,
+  type EnqueueReceipt,
+  type JobData,
+  type JobResult,
+  type JobView,
+  type Lane,
+} from '../contract/index.js';
+import { staticPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
+import { toJobView } from './job-view.js';
+import { LaneQueues } from './lane-queues.js';
+import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
+
+/** Priority follows tier: BullMQ takes lower numbers first. */
+const TIER_PRIORITY = { enterprise: 1, pro: 2, free: 3 } as const;
+
+export interface WaitOptions {
+  /** Longest wait, ms; past it `E_TIMEOUT` (the job goes on). @default 30000 */
+  timeoutMs?: number;
+}
+
+export interface EnqueueOptions {
+  /** Marks the job as a replay of another (set by `fleet replay`). */
+  replayOf?: string;
+  /** Use this job id instead of a fresh one (replays derive it, so replaying twice adds nothing). */
+  jobId?: string;
+}
+
+/**
+ * The library editor services use: validate, route, enqueue; read a job; wait for its result.
+ * Every Redis failure surfaces as `E_REDIS_UNAVAILABLE` at once (the producer's connection keeps no
+ * offline queue), so a caller can answer 503 instead of hanging, and nothing half-enqueued is reported as accepted.
+ */
+export class Producer {
+  readonly prefix: string;
+  readonly redis: Redis;
+  private readonly options: ResolvedProducerOptions;
+  private readonly policy: PolicySource;
+  private readonly queues: LaneQueues;
+  private readonly ownsConnection: boolean;
+  private readonly depthCache = new Map<Lane, { waiting: number; readAt: number }>();
+
+  constructor(options: ProducerOptions) {
+    this.options = resolveProducerOptions(options);
+    this.prefix = this.options.prefix;
+    this.ownsConnection = typeof options.redis === 'string';
+    this.redis = typeof options.redis === 'string' ? createRedisConnection(options.redis, { role: 'request', connectionName: 'fleet-producer' }) : options.redis;
+    this.redis.on('error', () => {});
+    this.policy = this.options.policy ?? staticPolicySource();
+    this.queues = new LaneQueues(this.redis, this.prefix);
+  }
+
+  /** Routes without enqueueing (what `fleet policy explain` prints). */
+  route(input: unknown): RouteDecision {
+    return this.policy.current().evaluate(parseGenerateRequest(input));
+  }
+
+  async enqueue(input: unknown, options: EnqueueOptions = {}): Promise<EnqueueReceipt> {
+    const request = parseGenerateRequest(input);
+    this.assertConnected();
+    const decision = this.policy.current().evaluate(request);
+    const { lane, model } = decision;
+    const policy = { version: decision.policyVersion, rule: decision.rule };
+    const size = LANE_DEFAULT_SIZE[lane];
+    const data: JobData = {
+      request: { ...request, width: request.width ?? size.width, height: request.height ?? size.height, seed: request.seed ?? randomInt(0, 2 ** 32) },
+      lane,
+      model,
+      policy,
+      enqueuedAt: this.options.now(),
+      ...(options.replayOf === undefined ? {} : { replayOf: options.replayOf }),
+    };
+    return this.withRedis(async () => {
+      if (request.idempotencyKey !== undefined) return this.enqueueIdempotent(data, request.idempotencyKey);
+      if (options.jobId !== undefined) {
+        const job = await this.findJob(options.jobId);
+        if (job !== undefined) return { id: job.id!, lane: job.data.lane, model: job.data.model, policy: job.data.policy, duplicate: true };
+      }
+      await this.checkBackpressure(lane);
+      const id = options.jobId ?? makeJobId(lane, randomUUID());
+      await this.add(data, id);
+      return { id, lane, model, policy, duplicate: false };
+    });
+  }
+
+  async getJob(id: string): Promise<JobView> {
+    this.assertConnected();
+    return this.withRedis(async () => {
+      const job = await this.findJob(id);
+      if (job === undefined) throw new NotFoundError(`job ${id}`);
+      return toJobView(job, await job.getState());
+    });
+  }
+
+  /** Resolves with the job once it is completed or failed; `E_TIMEOUT` after `timeoutMs`. */
+  async waitForResult(id: string, options: WaitOptions = {}): Promise<JobView> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const lane = laneOfJobId(id);
+    if (lane === undefined) throw new NotFoundError(`job ${id}`);
+    this.assertConnected();
+    const events = (await this.withRedis(() => this.queues.queueEvents(lane))) as unknown as EventEmitter;
+    const finished = new Promise<void>((resolve) => {
+      const done = () => {
+        events.off(`completed:${id}`, done);
+        events.off(`failed:${id}`, done);
+        resolve();
+      };
+      events.on(`completed:${id}`, done);
+      events.on(`failed:${id}`, done);
+      setTimeout(done, timeoutMs).unref();
+    });
+    // Listening before the first read closes the gap where the job finishes between the two.
+    const first = await this.getJob(id);
+    if (first.state === 'completed' || first.state === 'failed') return first;
+    await finished;
+    const view = await this.getJob(id);
+    if (view.state === 'completed' || view.state === 'failed') return view;
+    throw new FleetError('E_TIMEOUT', `job ${id} did not finish within ${timeoutMs} ms (it goes on; poll GET /jobs/${id})`, {
+      details: { id, state: view.state },
+    });
+  }
+
+  /** Resolves once Redis answers (or rejects after `timeoutMs`). */
+  async ready(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.redis.status !== 'ready') {
+      if (Date.now() > deadline) throw new RedisUnavailableError();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  get connected(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** The lane queues, for tools (the CLI reads depths and drives drains through them). */
+  laneQueue(lane: Lane) {
+    return this.queues.queue(lane);
+  }
+
+  async close(): Promise<void> {
+    await this.queues.close();
+    if (this.ownsConnection) this.redis.disconnect();
+  }
+
+  private async add(data: JobData, jobId: string): Promise<void> {
+    await this.queues.queue(data.lane).add(data.model, data, {
+      jobId,
+      priority: TIER_PRIORITY[data.request.account.tier],
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: { age: this.options.keepCompletedSeconds },
+      removeOnFail: { age: this.options.keepFailedSeconds },
+    });
+    const cached = this.depthCache.get(data.lane);
+    if (cached) cached.waiting += 1;
+  }
+
+  /**
+   * SET NX on the key's hash: the first caller owns the key and its deterministic job id; later callers
+   * get the same id and are told `duplicate`. A crash between the claim and the add is healed by the
+   * next caller re-adding that id (BullMQ ignores an add of an existing id).
+   */
+  private async enqueueIdempotent(data: JobData, key: string, attempt = 0): Promise<EnqueueReceipt> {
+    const { lane, model, policy } = data;
+    const digest = createHash('sha256').update(`${data.request.account.id}\u0000${key}`).digest('hex').slice(0, 32);
+    const redisKey = fleetKey(this.prefix, 'idem', digest);
+    const candidate = makeJobId(lane, `i${digest}`);
+    const existing = await this.redis.get(redisKey);
+    if (existing === null) {
+      await this.checkBackpressure(lane);
+      const claimed = await this.redis.set(redisKey, candidate, 'EX', this.options.idempotencyTtlSeconds, 'NX');
+      if (claimed === 'OK') {
+        try {
+          await this.add(data, candidate);
+        } catch (error) {
+          await this.redis.del(redisKey).catch(() => {});
+          throw error;
+        }
+        return { id: candidate, lane, model, policy, duplicate: false };
+      }
+      return this.enqueueIdempotent(data, key, attempt);
+    }
+    if (laneOfJobId(existing) === lane) {
+      if ((await this.findJob(existing)) === undefined) await this.add(data, existing);
+      return this.receiptOf(existing);
+    }
+    // The key points into another lane (the policy changed since): give its owner a moment to add it.
+    for (let i = 0; i < 20; i++) {
+      if ((await this.findJob(existing)) !== undefined) return this.receiptOf(existing);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (attempt > 0) throw new FleetError('E_INTERNAL', `idempotency key ${key} points at missing job ${existing}`);
+    await this.redis.del(redisKey);
+    return this.enqueueIdempotent(data, key, attempt + 1);
+  }
+
+  private async receiptOf(id: string): Promise<EnqueueReceipt> {
+    const job = await this.findJob(id);
+    if (job === undefined) throw new NotFoundError(`job ${id}`);
+    return { id, lane: job.data.lane, model: job.data.model, policy: job.data.policy, duplicate: true };
+  }
+
+  private async findJob(id: string): Promise<Job<JobData, JobResult> | undefined> {
+    const lane = laneOfJobId(id);
+    if (lane === undefined) return undefined;
+    return (await this.queues.queue(lane).getJob(id)) ?? undefined;
+  }
+
+  private async checkBackpressure(lane: Lane): Promise<void> {
+    const max = this.options.maxWaiting[lane];
+    const now = this.options.now();
+    let cached = this.depthCache.get(lane);
+    if (cached === undefined || now - cached.readAt >= this.options.depthCacheMs) {
+      const counts = await this.queues.queue(lane).getJobCounts('waiting', 'prioritized');
+      cached = { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), readAt: now };
+      this.depthCache.set(lane, cached);
+    }
+    if (cached.waiting >= max) throw new BackpressureError(lane, cached.waiting, max, this.options.retryAfterSeconds);
+  }
+
+  private assertConnected(): void {
+    if (this.redis.status !== 'ready') throw new RedisUnavailableError();
+  }
+
+  private async withRedis<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof FleetError) throw error;
+      if (this.redis.status !== 'ready' || isConnectionError(error)) throw new RedisUnavailableError(error);
+      throw error;
+    }
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? ''}`;
+  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING/i.test(text);
+}
+
+/** Opens a producer. The connection is made in the background; `ready()` waits for it. */
+export function createProducer(options: ProducerOptions): Producer {
+  return new Producer(options);
+}

@@ -1,0 +1,36 @@
+import { createLogger, createMetricsRegistry } from '../../contract/index.js';
+import { createIngress, createProducer, type ProducerOptions } from '../../producer/index.js';
+import { Writable } from 'node:stream';
+
+/** Starts a producer and an ingress on a random loopback port; log lines are kept in `logs`. */
+export async function startTestIngress(options: ProducerOptions & { token?: string }) {
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'info', destination });
+  const producer = createProducer(options);
+  await producer.ready().catch(() => {});
+  const registry = createMetricsRegistry({ role: 'ingress' });
+  const app = createIngress({ producer, registry, logger, ...(options.token ? { token: options.token } : {}) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const base = `http://127.0.0.1:${port}`;
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return {
+    base,
+    producer,
+    logs,
+    post,
+    get: (path: string, headers: Record<string, string> = {}) => fetch(base + path, { headers }),
+    close: async () => {
+      await app.close();
+      await producer.close();
+    },
+  };
+}
