@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { FleetError, ValidationError, type Logger } from '../contract/index.js';
 import { IngressMetrics } from './ingress-metrics.js';
@@ -26,7 +26,13 @@ export interface IngressOptions {
 export function createIngress(options: IngressOptions) {
   const { producer, registry, logger } = options;
   const metrics = new IngressMetrics(registry);
-  const app = Fastify({ loggerInstance: logger, bodyLimit: MAX_BODY_BYTES, disableRequestLogging: true, return503OnClosing: true });
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: MAX_BODY_BYTES,
+    // Accepted jobs are logged with their ids below; per-request access lines would double the volume.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
 
   // Our own JSON parser: every body problem becomes a coded error, and `__proto__` keys reach the
   // schema (which refuses unknown fields) instead of being handled differently per parser setting.
