@@ -21,6 +21,12 @@ for (const command of program.commands) {
   for (const sub of command.commands) sub.exitOverride();
 }
 
+// `fleet … | head` closes the pipe early: that is not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

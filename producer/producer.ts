@@ -19,7 +19,7 @@ import {
   type JobView,
   type Lane,
 } from '../contract/index.js';
-import { staticPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
+import { RedisPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
 import { toJobView } from './job-view.js';
 import { LaneQueues } from './lane-queues.js';
 import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
@@ -59,18 +59,21 @@ export class Producer {
     this.ownsConnection = typeof options.redis === 'string';
     this.redis = typeof options.redis === 'string' ? createRedisConnection(options.redis, { role: 'request', connectionName: 'fleet-producer' }) : options.redis;
     this.redis.on('error', () => {});
-    this.policy = this.options.policy ?? staticPolicySource();
+    this.policy = this.options.policy ?? new RedisPolicySource({ redis: this.redis, prefix: this.prefix });
     this.queues = new LaneQueues(this.redis, this.prefix);
   }
 
-  /** Routes without enqueueing (what `fleet policy explain` prints). */
-  route(input: unknown): RouteDecision {
-    return this.policy.current().evaluate(parseGenerateRequest(input));
+  /** Routes without enqueueing, with the policy the next job would get (what `fleet policy explain` prints). */
+  async route(input: unknown): Promise<RouteDecision> {
+    const request = parseGenerateRequest(input);
+    await this.withRedis(async () => this.policy.start?.());
+    return this.policy.current().evaluate(request);
   }
 
   async enqueue(input: unknown, options: EnqueueOptions = {}): Promise<EnqueueReceipt> {
     const request = parseGenerateRequest(input);
     this.assertConnected();
+    await this.withRedis(async () => this.policy.start?.());
     const decision = this.policy.current().evaluate(request);
     const { lane, model } = decision;
     const policy = { version: decision.policyVersion, rule: decision.rule };
@@ -140,6 +143,7 @@ export class Producer {
       if (Date.now() > deadline) throw new RedisUnavailableError();
       await new Promise((r) => setTimeout(r, 50));
     }
+    await this.withRedis(async () => this.policy.start?.());
   }
 
   get connected(): boolean {
@@ -151,7 +155,13 @@ export class Producer {
     return this.queues.queue(lane);
   }
 
+  /** The policy this producer routes with. */
+  get policySource(): PolicySource {
+    return this.policy;
+  }
+
   async close(): Promise<void> {
+    await this.policy.close?.();
     await this.queues.close();
     if (this.ownsConnection) this.redis.disconnect();
   }

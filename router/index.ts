@@ -6,3 +6,7 @@ export { extractFeatures, findQuotedText, compileWordMatcher, type RequestFeatur
 export { canaryBucket, BUCKETS } from './canary-bucket.js';
 export { loadDefaultPolicy, DEFAULT_POLICY_PATH } from './default-policy.js';
 export { staticPolicySource, type PolicySource } from './policy-source.js';
+export { PolicyStore, type PolicyVersion, type PolicyActivation, type PolicyChangeOptions } from './policy-store.js';
+export { RedisPolicySource, type RedisPolicySourceOptions } from './redis-policy-source.js';
+export { diffPolicies, describeRule, type PolicyChange } from './policy-diff.js';
+export { comparePolicies, type PolicyImpact } from './policy-impact.js';

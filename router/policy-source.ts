@@ -8,6 +8,9 @@ import { loadDefaultPolicy } from './default-policy.js';
  */
 export interface PolicySource {
   current(): CompiledPolicy;
+  /** Loads the first policy; `current()` may be called once it resolved. Retried after a failure. */
+  start?(): Promise<void>;
+  close?(): Promise<void>;
 }
 
 /** A fixed policy. @default the shipped default policy as version 0 */

@@ -26,7 +26,7 @@ describe('producer on real Redis', () => {
     const receipt = await producer.enqueue({ prompt: 'logo, vector, bold text', account: { id: 'a1', tier: 'enterprise' } });
     assert.equal(receipt.lane, 'typography');
     assert.equal(receipt.model, 'typography-v1');
-    assert.deepEqual(receipt.policy, { version: 0, rule: 'typography-words' });
+    assert.deepEqual(receipt.policy, { version: 1, rule: 'typography-words' });
     assert.match(receipt.id, /^typography\./);
     const view = await producer.getJob(receipt.id);
     assert.equal(view.state, 'waiting');

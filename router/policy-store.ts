@@ -1,0 +1,164 @@
+import { hostname, userInfo } from 'node:os';
+import type { Redis } from 'ioredis';
+import { FleetError, fleetKey } from '../contract/index.js';
+import { CompiledPolicy } from './compiled-policy.js';
+import { loadDefaultPolicy } from './default-policy.js';
+import { parsePolicy } from './parse-policy.js';
+import type { PolicyDocument } from './policy-schema.js';
+
+/** One immutable, numbered policy version. */
+export interface PolicyVersion {
+  version: number;
+  document: PolicyDocument;
+  /** Who made it (`user@host` unless given). */
+  author: string;
+  /** Epoch ms. */
+  createdAt: number;
+  comment: string;
+}
+
+/** One change of the active version. */
+export interface PolicyActivation {
+  version: number;
+  /** The version active before (null for the first). */
+  previous: number | null;
+  action: 'apply' | 'rollback' | 'seed';
+  author: string;
+  at: number;
+  comment: string;
+}
+
+export interface PolicyChangeOptions {
+  /** @default `user@host` of this process */
+  author?: string;
+  /** @default '' */
+  comment?: string;
+}
+
+/**
+ * Routing policies in Redis. Versions are immutable and numbered from 1; exactly one is active.
+ * Activations form a stack: `apply` pushes, `rollback` pops back to what was active before (or, with
+ * `to`, pushes an older version again), so repeated rollbacks walk back through the history.
+ * Every change is published on `<prefix>:policy:changed` for hot switching.
+ *
+ * Keys: `<prefix>:policy:seq` (counter), `:versions` (hash version → JSON), `:active` (version),
+ * `:stack` (list of active versions), `:history` (list of activations, newest last).
+ */
+export class PolicyStore {
+  private readonly keys;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    const key = (name: string) => fleetKey(prefix, 'policy', name);
+    this.keys = { seq: key('seq'), versions: key('versions'), active: key('active'), stack: key('stack'), history: key('history'), channel: key('changed') };
+  }
+
+  /** The pub/sub channel that carries the new active version number on every change. */
+  get channel(): string {
+    return this.keys.channel;
+  }
+
+  /** The active version number, or null when none was ever applied. */
+  async activeVersion(): Promise<number | null> {
+    const value = await this.redis.get(this.keys.active);
+    return value === null ? null : Number(value);
+  }
+
+  async get(version: number): Promise<PolicyVersion> {
+    const raw = await this.redis.hget(this.keys.versions, String(version));
+    if (raw === null) throw new FleetError('E_NOT_FOUND', `policy version ${version} does not exist`);
+    return JSON.parse(raw) as PolicyVersion;
+  }
+
+  /** The active version; the shipped default is applied as version 1 when the store is empty. */
+  async active(): Promise<PolicyVersion> {
+    const version = (await this.activeVersion()) ?? (await this.seed());
+    return this.get(version);
+  }
+
+  /** Validates, stores as a new version and activates it. An invalid policy is refused (E_POLICY_INVALID) and nothing changes. */
+  async apply(input: unknown, options: PolicyChangeOptions = {}): Promise<PolicyVersion> {
+    const document = parsePolicy(input);
+    await this.active(); // make sure the default exists as version 1 before anything else
+    return this.store(document, 'apply', options);
+  }
+
+  /** Returns to the version active before the current one, or to `to`. */
+  async rollback(options: PolicyChangeOptions & { to?: number } = {}): Promise<PolicyActivation> {
+    const current = await this.activeVersion();
+    if (current === null) throw new FleetError('E_NOT_FOUND', 'no policy is active yet: nothing to roll back');
+    let target: number;
+    if (options.to !== undefined) {
+      await this.get(options.to);
+      target = options.to;
+    } else {
+      const stack = await this.redis.lrange(this.keys.stack, -2, -1);
+      if (stack.length < 2) throw new FleetError('E_NOT_FOUND', `version ${current} is the first: nothing to roll back to (use --to N)`);
+      target = Number(stack[0]);
+    }
+    const activation: PolicyActivation = { version: target, previous: current, action: 'rollback', author: options.author ?? defaultAuthor(), at: this.now(), comment: options.comment ?? '' };
+    const multi = this.redis.multi().set(this.keys.active, String(target));
+    if (options.to === undefined) multi.rpop(this.keys.stack);
+    else multi.rpush(this.keys.stack, String(target));
+    await multi.rpush(this.keys.history, JSON.stringify(activation)).publish(this.keys.channel, String(target)).exec();
+    return activation;
+  }
+
+  /** Every version, oldest first. */
+  async versions(): Promise<PolicyVersion[]> {
+    const all = await this.redis.hvals(this.keys.versions);
+    return all.map((raw) => JSON.parse(raw) as PolicyVersion).sort((a, b) => a.version - b.version);
+  }
+
+  /** Activations, oldest first. */
+  async history(): Promise<PolicyActivation[]> {
+    return (await this.redis.lrange(this.keys.history, 0, -1)).map((raw) => JSON.parse(raw) as PolicyActivation);
+  }
+
+  async compiled(version: number): Promise<CompiledPolicy> {
+    return new CompiledPolicy((await this.get(version)).document, version);
+  }
+
+  /** Applies the shipped default policy as version 1, once, when nothing is active. */
+  private async seed(): Promise<number> {
+    const lock = fleetKey(this.prefix, 'policy', 'seeding');
+    if ((await this.redis.set(lock, '1', 'EX', 10, 'NX')) === 'OK') {
+      if ((await this.activeVersion()) === null) {
+        return (await this.store(loadDefaultPolicy(), 'seed', { author: 'image-fleet', comment: 'shipped default policy' })).version;
+      }
+    }
+    for (let i = 0; i < 100; i++) {
+      const version = await this.activeVersion();
+      if (version !== null) return version;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new FleetError('E_INTERNAL', 'another process is seeding the policy store and has not finished');
+  }
+
+  private async store(document: PolicyDocument, action: 'apply' | 'seed', options: PolicyChangeOptions): Promise<PolicyVersion> {
+    const version = await this.redis.incr(this.keys.seq);
+    const record: PolicyVersion = { version, document, author: options.author ?? defaultAuthor(), createdAt: this.now(), comment: options.comment ?? '' };
+    const previous = await this.activeVersion();
+    const activation: PolicyActivation = { version, previous, action, author: record.author, at: record.createdAt, comment: record.comment };
+    await this.redis
+      .multi()
+      .hset(this.keys.versions, String(version), JSON.stringify(record))
+      .set(this.keys.active, String(version))
+      .rpush(this.keys.stack, String(version))
+      .rpush(this.keys.history, JSON.stringify(activation))
+      .publish(this.keys.channel, String(version))
+      .exec();
+    return record;
+  }
+}
+
+function defaultAuthor(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `unknown@${hostname()}`;
+  }
+}
