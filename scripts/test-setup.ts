@@ -1,3 +1,9 @@
 // Runs once before the test suite: builds what the tests need and is missing.
-// Model building joins here when the model builder lands (it is idempotent and skips what exists).
-process.exit(0);
+// The model builder is idempotent: models already built by this builder version are skipped (a few ms).
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildModels } from './build-models.js';
+
+const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
+const report = await buildModels({ outDir: join(repositoryRoot, 'models') });
+if (report.built.length > 0) console.log(`test-setup: built models ${report.built.join(', ')} into ./models`);

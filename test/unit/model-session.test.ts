@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FleetError } from '../../contract/index.js';
+import { ModelRepository } from '../../workers/model-repository.js';
+import { OnnxSessionFactory } from '../../workers/onnx-session-factory.js';
+import { loadPipeline } from '../../workers/pipelines/index.js';
+import { buildModels } from '../../scripts/build-models.js';
+import { OnnxGraphBuilder } from '../../scripts/onnx/onnx-graph-builder.js';
+
+const MODELS = join(import.meta.dirname, '..', '..', 'models');
+
+function identityModel(input: string, output: string): Uint8Array {
+  const g = new OnnxGraphBuilder('wrong');
+  g.input(input, 'float32', ['batch', 4, 'h', 'w']);
+  g.op('Identity', [input], {}, output);
+  g.output(output, 'float32', ['batch', 4, 'h', 'w']);
+  return g.toBytes();
+}
+
+describe('session loading', () => {
+  let scratch: string;
+  before(async () => {
+    await buildModels({ outDir: MODELS });
+    scratch = await mkdtemp(join(tmpdir(), 'fleet-session-'));
+  });
+  after(() => rm(scratch, { recursive: true, force: true }));
+
+  it('runs on CPU here and says so', async () => {
+    const providers: string[] = [];
+    const factory = new OnnxSessionFactory({ onProvider: (p) => providers.push(p) });
+    const session = await factory.create(join(MODELS, 'upscale-x2', 'model.onnx'));
+    assert.deepEqual(session.inputs.map((t) => t.name), ['input']);
+    assert.equal(session.inputs[0]!.type, 'float32');
+    assert.deepEqual(providers, [factory.preferredProvider]);
+    await session.release();
+  });
+
+  it('fails E_MODEL_SHAPE listing expected and found names when a unet has the wrong tensors', async () => {
+    const dir = join(scratch, 'flash-v1');
+    await cp(join(MODELS, 'flash-v1'), dir, { recursive: true });
+    await writeFile(join(dir, 'unet', 'model.onnx'), identityModel('latents', 'noise_pred'));
+    const entry = await new ModelRepository(scratch).get('flash-v1');
+    await assert.rejects(loadPipeline(entry), (error: unknown) => {
+      assert.ok(error instanceof FleetError);
+      assert.equal(error.code, 'E_MODEL_SHAPE');
+      assert.match(error.message, /missing input sample/);
+      assert.match(error.message, /missing output out_sample/);
+      assert.match(error.message, /Expected inputs \[sample, timestep, encoder_hidden_states\]/);
+      assert.match(error.message, /found inputs \[latents:float32\] outputs \[noise_pred:float32\]/);
+      return true;
+    });
+  });
+
+  it('fails E_MODEL_SHAPE when an upscaler has more than one input', async () => {
+    const dir = join(scratch, 'upscale-x2');
+    await cp(join(MODELS, 'upscale-x2'), dir, { recursive: true });
+    const g = new OnnxGraphBuilder('two-inputs');
+    g.input('a', 'float32', [1, 3, 4, 4]);
+    g.input('b', 'float32', [1, 3, 4, 4]);
+    g.op('Add', ['a', 'b'], {}, 'output');
+    g.output('output', 'float32', [1, 3, 4, 4]);
+    await writeFile(join(dir, 'model.onnx'), g.toBytes());
+    const entry = await new ModelRepository(scratch).get('upscale-x2');
+    await assert.rejects(loadPipeline(entry), (error: unknown) => error instanceof FleetError && error.code === 'E_MODEL_SHAPE' && /found inputs \[a, b\]/.test(error.message));
+  });
+
+  it('fails E_MODEL_LOAD for a missing or corrupt model file', async () => {
+    const factory = new OnnxSessionFactory();
+    await assert.rejects(factory.create(join(scratch, 'absent.onnx')), (e: unknown) => e instanceof FleetError && e.code === 'E_MODEL_LOAD' && /absent\.onnx/.test(e.message));
+    await writeFile(join(scratch, 'garbage.onnx'), 'definitely not protobuf');
+    await assert.rejects(factory.create(join(scratch, 'garbage.onnx')), (e: unknown) => e instanceof FleetError && e.code === 'E_MODEL_LOAD' && e.cause !== undefined);
+  });
+});

@@ -1,0 +1,60 @@
+import type { DiffusionManifest, UpscaleManifest } from '../model-manifest.js';
+import type { RawImage } from './raw-image.js';
+
+/** One image to generate. Items run together in one batch must share size, steps and guidance scale. */
+export interface GenerateItem {
+  prompt: string;
+  /** What to steer away from; only used when guidance is on (guidanceScale > 1). @default '' */
+  negativePrompt?: string;
+  /** Any integer (reduced to 32 bits). Same prompt + seed + model + size + steps → same bytes. */
+  seed: number;
+  /** Output width in pixels; must be allowed by the manifest's `sizes`. */
+  width: number;
+  /** Output height in pixels. */
+  height: number;
+  /** Denoising steps. @default the manifest's `defaultSteps` */
+  steps?: number;
+  /** Classifier-free guidance scale; > 1 adds an unconditional pass (twice the denoiser work). @default the manifest's */
+  guidanceScale?: number;
+}
+
+/** Text-to-image over the diffusers ONNX layout (tokenizer → text encoder → denoiser loop → VAE decoder). */
+export interface DiffusionPipeline {
+  readonly kind: 'diffusion';
+  readonly manifest: DiffusionManifest;
+  /**
+   * Generates every item as one batch tensor (the batching gain). Returns images in item order.
+   * @throws FleetError E_VALIDATION for a size or step count the model does not allow; E_INFERENCE (or E_OOM when
+   *   the runtime ran out of memory: split the batch and retry) when the runtime fails.
+   * @throws RangeError when the items do not share width, height, steps and guidance scale (a batcher bug).
+   */
+  run(items: readonly GenerateItem[]): Promise<RawImage[]>;
+  /** Frees the sessions. The pipeline is unusable afterwards. */
+  release(): Promise<void>;
+}
+
+export interface UpscaleOptions {
+  /** Tile side in source pixels. @default the manifest's `tile.sizePx` */
+  tileSizePx?: number;
+  /** Tile overlap in source pixels. @default the manifest's `tile.overlapPx` */
+  tileOverlapPx?: number;
+  /** Tiles run per model call (same-sized tiles only). @default 4 */
+  tilesPerBatch?: number;
+}
+
+/** Image-to-image super-resolution, tiled so any allowed source fits a memory budget. */
+export interface UpscalePipeline {
+  readonly kind: 'upscale';
+  readonly manifest: UpscaleManifest;
+  /** Output side / source side. */
+  readonly scale: 2 | 4;
+  /**
+   * Upscales an encoded image (PNG, JPEG, WebP, … anything sharp reads; alpha is dropped) or raw RGB.
+   * @throws FleetError E_SOURCE when the source cannot be decoded; E_VALIDATION when its size is not allowed;
+   *   E_INFERENCE / E_OOM when the runtime fails.
+   */
+  upscale(source: Uint8Array | RawImage, options?: UpscaleOptions): Promise<RawImage>;
+  release(): Promise<void>;
+}
+
+export type Pipeline = DiffusionPipeline | UpscalePipeline;

@@ -1,0 +1,55 @@
+/** An 8-bit RGB image, rows top to bottom, pixels interleaved (`r,g,b,r,g,b,…`): what sharp's `raw` input takes. */
+export interface RawImage {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  channels: 3;
+}
+
+/** Value range of a float image tensor: VAE decoders emit [-1,1], super-resolution models [0,1]. */
+export type TensorRange = 'minus-one-to-one' | 'zero-to-one';
+
+/**
+ * Splits a float NCHW batch `[count,3,height,width]` into 8-bit RGB images (clamped, rounded to nearest).
+ */
+export function tensorToRawImages(data: Float32Array, count: number, width: number, height: number, range: TensorRange): RawImage[] {
+  const plane = width * height;
+  const [scale, offset] = range === 'minus-one-to-one' ? [127.5, 1] : [255, 0];
+  const images: RawImage[] = [];
+  for (let n = 0; n < count; n++) {
+    const pixels = new Uint8Array(plane * 3);
+    const base = n * 3 * plane;
+    for (let c = 0; c < 3; c++) {
+      const channel = base + c * plane;
+      for (let p = 0; p < plane; p++) {
+        const v = Math.round((data[channel + p]! + offset) * scale);
+        pixels[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+    }
+    images.push({ pixels, width, height, channels: 3 });
+  }
+  return images;
+}
+
+/** A `width`×`height` window of `image` at (left, top) as planar floats in [0,1], written into `target` at `offset`. */
+export function writeWindowAsPlanar(
+  image: RawImage,
+  left: number,
+  top: number,
+  width: number,
+  height: number,
+  target: Float32Array,
+  offset: number,
+): void {
+  const plane = width * height;
+  for (let y = 0; y < height; y++) {
+    const row = ((top + y) * image.width + left) * 3;
+    for (let x = 0; x < width; x++) {
+      const source = row + x * 3;
+      const p = offset + y * width + x;
+      target[p] = image.pixels[source]! / 255;
+      target[p + plane] = image.pixels[source + 1]! / 255;
+      target[p + 2 * plane] = image.pixels[source + 2]! / 255;
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import sharp from 'sharp';
+import type { RawImage } from './pipelines/raw-image.js';
+
+export type ImageFormat = 'png' | 'webp';
+
+export interface EncodeImageOptions {
+  /** Container of the full-size image. @default 'png' */
+  format?: ImageFormat;
+  /** WebP quality 1–100 (PNG is lossless and ignores it). @default 90 */
+  quality?: number;
+  /** Also produce a WebP preview whose longer side is `thumbnailSizePx`. @default true */
+  thumbnail?: boolean;
+  /** Longer side of the preview in pixels. @default 256 */
+  thumbnailSizePx?: number;
+}
+
+export const ENCODE_IMAGE_DEFAULTS = {
+  format: 'png',
+  quality: 90,
+  thumbnail: true,
+  thumbnailSizePx: 256,
+} satisfies Required<EncodeImageOptions>;
+
+export interface EncodedImage {
+  data: Buffer;
+  /** `image/png` or `image/webp`. */
+  contentType: string;
+  width: number;
+  height: number;
+  /** WebP preview, when asked for. */
+  thumbnail?: { data: Buffer; contentType: 'image/webp'; width: number; height: number };
+}
+
+function rawInput(image: RawImage): ReturnType<typeof sharp> {
+  return sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
+}
+
+/**
+ * Encodes an 8-bit RGB image as PNG or WebP, plus a small WebP thumbnail for previews.
+ * @throws RangeError for a quality or thumbnail size out of range.
+ */
+export async function encodeImage(image: RawImage, options: EncodeImageOptions = {}): Promise<EncodedImage> {
+  const { format, quality, thumbnail, thumbnailSizePx } = { ...ENCODE_IMAGE_DEFAULTS, ...options };
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new RangeError(`quality must be an integer 1–100, got ${quality}`);
+  if (!Number.isInteger(thumbnailSizePx) || thumbnailSizePx < 1) throw new RangeError(`thumbnailSizePx must be an integer >= 1, got ${thumbnailSizePx}`);
+  const encoded =
+    format === 'png' ? rawInput(image).png({ compressionLevel: 6 }) : rawInput(image).webp({ quality });
+  const data = await encoded.toBuffer();
+  const result: EncodedImage = { data, contentType: `image/${format}`, width: image.width, height: image.height };
+  if (thumbnail) {
+    const { data: thumbData, info } = await rawInput(image)
+      .resize({ width: thumbnailSizePx, height: thumbnailSizePx, fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 80 })
+      .toBuffer({ resolveWithObject: true });
+    result.thumbnail = { data: thumbData, contentType: 'image/webp', width: info.width, height: info.height };
+  }
+  return result;
+}

@@ -1,0 +1,33 @@
+/** What a store put. */
+export interface StoredObject {
+  /** Where a client fetches it (`file:///abs/path` or `s3://bucket/key`). */
+  url: string;
+  /** The key under the store's prefix. */
+  key: string;
+  bytes: number;
+}
+
+/**
+ * Where images go. Keys are relative (`<lane>/<job id>.png`): a store places them under its own root or
+ * prefix and refuses any key that would leave it. Writing the same key twice overwrites, so a retried
+ * job never leaves a second artifact.
+ */
+export interface ArtifactStore {
+  /** A description fit for logs (no credentials). */
+  readonly description: string;
+  put(key: string, body: Buffer, contentType: string): Promise<StoredObject>;
+  /** Reads an object (upscale sources). Fails with E_SOURCE when it does not exist. */
+  get(key: string): Promise<Buffer>;
+  /** Whether an object exists (tests and audits). */
+  exists(key: string): Promise<boolean>;
+  /** Keys under a sub-prefix (audits: one artifact per job). */
+  list(subPrefix?: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** A key is relative segments of [A-Za-z0-9._-], never `.` or `..`. */
+export function assertStoreKey(key: string): void {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((s) => s === '.' || s === '..')) {
+    throw new RangeError(`store key must be relative segments of [A-Za-z0-9._-] without . or .., got ${JSON.stringify(key)}`);
+  }
+}

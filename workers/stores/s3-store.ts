@@ -1,0 +1,140 @@
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { FleetError } from '../../contract/index.js';
+import { assertStoreKey, type ArtifactStore, type StoredObject } from './artifact-store.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Key prefix inside the bucket (no leading or trailing slash). @default '' */
+  prefix?: string;
+  /** Endpoint for S3-compatible servers (MinIO, s3rver); path-style addressing is used with it. @default AWS */
+  endpoint?: string;
+  /** @default 'us-east-1' */
+  region?: string;
+  /** Explicit credentials; otherwise the SDK's usual chain (AWS_ACCESS_KEY_ID, profiles, roles). */
+  credentials?: S3ClientConfig['credentials'];
+  /** Uploads in flight at once. @default 8 */
+  maxConcurrentUploads?: number;
+  /** Tries per request on throttling (503 SlowDown), 5xx and network errors. @default 6 */
+  maxAttempts?: number;
+  /** First backoff, ms; doubles per try with full jitter, capped at 5 s. @default 100 */
+  backoffMs?: number;
+  /** Injected for tests. @default setTimeout-based sleep */
+  sleep?: (ms: number) => Promise<void>;
+  /** Called on every retry (metrics, logs). */
+  onRetry?: (info: { key: string; attempt: number; error: unknown }) => void;
+}
+
+const sleepFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `s3://bucket/prefix` through @aws-sdk/client-s3, with bounded upload concurrency and retries on throttling. */
+export class S3Store implements ArtifactStore {
+  readonly description: string;
+  readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly limit: LimitFunction;
+  private readonly maxAttempts: number;
+  private readonly backoffMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly onRetry: S3StoreOptions['onRetry'];
+
+  constructor(options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    this.description = `s3://${this.bucket}/${this.prefix}${options.endpoint ? ` at ${new URL(options.endpoint).origin}` : ''}`;
+    this.client = new S3Client({
+      region: options.region ?? 'us-east-1',
+      maxAttempts: 1, // retries are ours: counted, observable and bounded
+      ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    });
+    this.limit = pLimit(options.maxConcurrentUploads ?? 8);
+    this.maxAttempts = options.maxAttempts ?? 6;
+    this.backoffMs = options.backoffMs ?? 100;
+    this.sleep = options.sleep ?? sleepFor;
+    this.onRetry = options.onRetry;
+  }
+
+  put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
+    const objectKey = this.objectKey(key);
+    return this.limit(async () => {
+      await this.withRetries(key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentType: contentType })));
+      return { url: `s3://${this.bucket}/${objectKey}`, key, bytes: body.length };
+    });
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const objectKey = this.objectKey(key);
+    try {
+      const response = await this.withRetries(key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey })));
+      return Buffer.from(await response.Body!.transformToByteArray());
+    } catch (error) {
+      if (isNotFound(error)) throw new FleetError('E_SOURCE', `no stored object ${key}`, { cause: error });
+      throw new FleetError('E_STORE', `reading ${key} from ${this.description} failed`, { cause: error });
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.withRetries(key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) })));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  async list(subPrefix = ''): Promise<string[]> {
+    const keys: string[] = [];
+    const base = this.prefix === '' ? '' : `${this.prefix}/`;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + subPrefix, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(base.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    assertStoreKey(key);
+    return this.prefix === '' ? key : `${this.prefix}/${key}`;
+  }
+
+  private async withRetries<T>(key: string, send: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await send();
+      } catch (error) {
+        if (attempt >= this.maxAttempts || !isRetryable(error)) {
+          if (isNotFound(error) || error instanceof FleetError) throw error;
+          throw new FleetError('E_STORE', `S3 request for ${key} failed after ${attempt} attempt(s): ${(error as Error).name ?? 'error'}`, { cause: error });
+        }
+        this.onRetry?.({ key, attempt, error });
+        const ceiling = Math.min(5000, this.backoffMs * 2 ** (attempt - 1));
+        await this.sleep(ceiling / 2 + Math.random() * (ceiling / 2));
+      }
+    }
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as Error)?.name;
+  return name === 'NoSuchKey' || name === 'NotFound' || statusOf(error) === 404;
+}
+
+function isRetryable(error: unknown): boolean {
+  const status = statusOf(error);
+  const name = (error as Error)?.name ?? '';
+  if (status !== undefined) return status === 429 || status >= 500;
+  return /SlowDown|Throttl|TimeoutError|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up/i.test(`${name} ${(error as Error)?.message ?? ''}`);
+}
