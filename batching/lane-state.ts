@@ -1,0 +1,52 @@
+import type { AdaptiveOptions, LaneConfig } from './batcher-options.js';
+import type { LaneStats } from './batcher-stats.js';
+import { AdaptiveBatchSize } from './adaptive-batch-size.js';
+import { LaneCredits } from './lane-credits.js';
+import { LaneQueue } from './lane-queue.js';
+
+/** Everything the batcher tracks for one lane. */
+export interface LaneState<T, R, L extends string> {
+  readonly name: L;
+  readonly config: LaneConfig;
+  readonly queue: LaneQueue<T, R>;
+  readonly adaptive: AdaptiveBatchSize;
+  readonly credits: LaneCredits;
+  /** Jobs waiting upstream, as last reported with `setBacklog()`. */
+  backlog: number;
+  inFlightItems: number;
+  /** Since when the lane's turn has been blocked by the budget (undefined when not blocked). */
+  blockedSinceMs: number | undefined;
+  gpuMs: number;
+  batchesStarted: number;
+  itemsStarted: number;
+}
+
+export function createLaneState<T, R, L extends string>(name: L, config: LaneConfig, adaptive: AdaptiveOptions): LaneState<T, R, L> {
+  return {
+    name,
+    config,
+    queue: new LaneQueue(),
+    adaptive: new AdaptiveBatchSize(config.maxBatchSize, config.sloMs, adaptive),
+    credits: new LaneCredits(),
+    backlog: 0,
+    inFlightItems: 0,
+    blockedSinceMs: undefined,
+    gpuMs: 0,
+    batchesStarted: 0,
+    itemsStarted: 0,
+  };
+}
+
+export function laneStats<T, R, L extends string>(lane: LaneState<T, R, L>): LaneStats {
+  return {
+    queuedItems: lane.queue.size,
+    reservedCredits: lane.credits.reserved,
+    inFlightItems: lane.inFlightItems,
+    targetBatchSize: lane.adaptive.target,
+    latencyEwmaMs: lane.adaptive.latencyEwmaMs,
+    backlog: lane.backlog,
+    gpuMs: lane.gpuMs,
+    batchesStarted: lane.batchesStarted,
+    itemsStarted: lane.itemsStarted,
+  };
+}
