@@ -8,3 +8,5 @@ export * from './redis-connection.js';
 export * from './logger.js';
 export * from './time.js';
 export * from './metrics-registry.js';
+export * from './latency-histogram.js';
+export * from './quoted-text.js';

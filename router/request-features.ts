@@ -1,4 +1,4 @@
-import type { GenerateRequest, Intent, Tier } from '../contract/index.js';
+import { extractQuotedText, type GenerateRequest, type Intent, type Tier } from '../contract/index.js';
 
 /** What routing looks at. `fleet policy explain` prints these beside the decision. */
 export interface RequestFeatures {
@@ -15,26 +15,9 @@ export interface RequestFeatures {
   scale: 2 | 4 | null;
 }
 
-/**
- * Quoted text: "double", “curly”, or 'single' quotes that are not apostrophes (a quote mark touching
- * a letter or digit on its outer side, as in Grandma's, does not open or close a quote).
- */
-const QUOTED = [
-  /"([^"\n]{1,200}?)"/u,
-  /\u201c([^\u201d\n]{1,200}?)\u201d/u,
-  /(?<![\p{L}\p{N}])'([^'\n]{1,200}?)'(?![\p{L}\p{N}])/u,
-  /(?<![\p{L}\p{N}])\u2018([^\u2019\n]{1,200}?)\u2019(?![\p{L}\p{N}])/u,
-];
-
+/** The first quoted text in the prompt (see `extractQuotedText` for what counts as a quote), or null. */
 export function findQuotedText(prompt: string): string | null {
-  let best: { index: number; text: string } | null = null;
-  for (const pattern of QUOTED) {
-    const match = pattern.exec(prompt);
-    if (match && match[1]!.trim() !== '' && (best === null || match.index < best.index)) {
-      best = { index: match.index, text: match[1]! };
-    }
-  }
-  return best?.text ?? null;
+  return extractQuotedText(prompt)[0] ?? null;
 }
 
 /** A matcher for whole words or phrases (any case, any run of spaces between the words of a phrase). */
