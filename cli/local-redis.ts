@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { redactRedisUrl } from '../contract/index.js';
 
 export interface LocalRedis {
@@ -15,9 +15,16 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-/** True when a Redis answers PING at `url` within `timeoutMs`. */
-export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+/** True when a Redis answers PING at `url` within `timeoutMs` (`tls` for `rediss://` URLs). */
+export async function redisAnswers(url: string, timeoutMs = 1500, tls?: RedisOptions['tls']): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    ...(tls ? { tls } : {}),
+  });
   redis.on('error', () => {});
   try {
     await redis.connect();
@@ -51,19 +58,41 @@ export interface RedisServerOptions {
   args?: string[];
   /** Data directory. @default a fresh temporary directory, removed on stop */
   dir?: string;
+  /** Require this password (`--requirepass`); the returned URL carries it. @default none */
+  password?: string;
+  /**
+   * Serve TLS only (`--port 0 --tls-port <port>`, clients not asked for certificates); the returned URL is
+   * `rediss://`. PEM files. @default plain TCP
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+}
+
+export interface StartedRedisServer {
+  /** `redis://[:password@]127.0.0.1:<port>`, or `rediss://…` with `tls`. */
+  url: string;
+  port: number;
+  process: ChildProcess;
+  dir: string;
+  stop(): Promise<void>;
 }
 
 /** Starts a private redis-server on loopback and waits until it answers. */
-export async function startRedisServer(options: RedisServerOptions = {}): Promise<{ url: string; port: number; process: ChildProcess; dir: string; stop(): Promise<void> }> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<StartedRedisServer> {
   const port = options.port ?? (await freePort());
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'fleet-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])], {
+  const listen = options.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile, '--tls-ca-cert-file', options.tls.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password];
+  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...auth, ...(options.args ?? [])], {
     stdio: 'ignore',
   });
-  const url = `redis://127.0.0.1:${port}`;
+  const userinfo = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
+  const url = `${options.tls ? 'rediss' : 'redis'}://${userinfo}127.0.0.1:${port}`;
+  const tls = options.tls ? { ca: readFileSync(options.tls.caFile) } : undefined;
   const deadline = Date.now() + 10_000;
-  while (!(await redisAnswers(url, 500))) {
+  while (!(await redisAnswers(url, 500, tls))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`redis-server did not start on port ${port}`);
@@ -97,4 +126,99 @@ export async function ensureRedis(url: string, say: (message: string) => void): 
   const server = await startRedisServer();
   say(`nothing answered at ${redactRedisUrl(url)}: started a private redis-server at ${server.url} (it stops with the fleet)`);
   return { url: server.url, started: true, stop: server.stop };
+}
+
+export interface RedisClusterOptions {
+  /** Master nodes (no replicas). @default 3 */
+  masters?: number;
+  /** Extra redis-server arguments for every node. */
+  args?: string[];
+  /** Longest wait for the cluster to report `cluster_state:ok` on every node, ms. @default 20000 */
+  timeoutMs?: number;
+}
+
+export interface StartedRedisCluster {
+  /** `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…`, what `createRedisConnection` takes. */
+  url: string;
+  /** One plain `redis://127.0.0.1:P` URL per master, in port order. */
+  nodeUrls: string[];
+  ports: number[];
+  dir: string;
+  /** Stops every node and removes the data directory (safe to call twice, and after a failed start). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private Redis Cluster on loopback (tests, local experiments): `masters` redis-servers with
+ * `--cluster-enabled yes`, joined with `redis-cli --cluster create`, and waits until every node reports
+ * `cluster_state:ok` with all 16384 slots assigned. Bus ports are chosen free (`--cluster-port`), not port+10000.
+ */
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<StartedRedisCluster> {
+  const masters = options.masters ?? 3;
+  if (!Number.isInteger(masters) || masters < 3) throw new RangeError(`masters must be an integer >= 3 (Redis Cluster needs 3), got ${masters}`);
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-redis-cluster-'));
+  const servers: StartedRedisServer[] = [];
+  const stop = async () => {
+    await Promise.all(servers.splice(0).map((server) => server.stop().catch(() => {})));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const ports = await distinctFreePorts(masters * 2);
+    for (let i = 0; i < masters; i++) {
+      const port = ports[i]!;
+      servers.push(
+        await startRedisServer({
+          port,
+          dir,
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-port', String(ports[masters + i]!), '--cluster-node-timeout', '5000', ...(options.args ?? [])],
+        }),
+      );
+    }
+    const nodePorts = ports.slice(0, masters);
+    await runRedisCli(['--cluster', 'create', ...nodePorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await waitForClusterOk(servers.map((s) => s.url), options.timeoutMs ?? 20_000);
+    return {
+      url: `redis+cluster://${nodePorts.map((p) => `127.0.0.1:${p}`).join(',')}`,
+      nodeUrls: servers.map((s) => s.url),
+      ports: nodePorts,
+      dir,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+function runRedisCli(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += String(chunk)));
+    child.stderr.on('data', (chunk) => (output += String(chunk)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}: ${output.slice(-2000)}`))));
+  });
+}
+
+async function waitForClusterOk(urls: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const clients = urls.map((url) => new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false }));
+  for (const client of clients) client.on('error', () => {});
+  try {
+    for (;;) {
+      const infos = await Promise.all(clients.map((c) => c.cluster('INFO').catch(() => '')));
+      if (infos.every((info) => /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info) && new RegExp(`cluster_known_nodes:${urls.length}\\b`).test(info))) return;
+      if (Date.now() > deadline) throw new Error(`Redis Cluster not ok after ${timeoutMs} ms: ${infos.map((i) => /cluster_state:\w+/.exec(i)?.[0]).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    for (const client of clients) client.disconnect();
+  }
 }

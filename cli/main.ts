@@ -4,6 +4,7 @@ import { enqueueCommand } from './commands/enqueue-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
 import { policyCommand } from './commands/policy-command.js';
 import { upCommand } from './commands/up-command.js';
+import { workerCommand } from './commands/worker-command.js';
 
 /**
  * `fleet`: exit codes 0 ok, 1 failure, 2 usage.
@@ -13,7 +14,7 @@ const program = new Command('fleet')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [upCommand(), ingressCommand(), enqueueCommand(), policyCommand()]) {
+for (const command of [upCommand(), ingressCommand(), workerCommand(), enqueueCommand(), policyCommand()]) {
   program.addCommand(command);
 }
 for (const command of program.commands) {

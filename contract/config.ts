@@ -1,9 +1,20 @@
+import type { RedisTlsSettings } from './redis-connection.js';
+
 /**
  * The one place environment variables are read. Everything else receives a `FleetConfig`.
  */
 export interface FleetConfig {
-  /** Redis URL (`redis://`, `rediss://` for TLS, with password if any). Env `REDIS_URL`. @default 'redis://127.0.0.1:6379' */
+  /**
+   * Redis URL: `redis://[:password@]host:port`, `rediss://` for TLS, or `redis+cluster://host:port,host:port`
+   * (`rediss+cluster://` with TLS) for a Redis Cluster. Env `REDIS_URL`. @default 'redis://127.0.0.1:6379'
+   */
   redisUrl: string;
+  /**
+   * TLS for `rediss://` URLs: `caFile` from env `REDIS_TLS_CA_FILE` (PEM of the CA that signed the server
+   * certificate); `rejectUnauthorized: false` when env `REDIS_TLS_INSECURE=1` (tests only).
+   * @default { rejectUnauthorized: true } (system CAs, verified)
+   */
+  redisTls: RedisTlsSettings;
   /** Key prefix, so several fleets and test runs share one Redis. Env `FLEET_PREFIX`. @default 'fleet' */
   prefix: string;
   /** Artifact store URL: `file://DIR` or `s3://bucket/prefix`. Env `FLEET_STORE`. @default 'file://./renders' */
@@ -12,23 +23,33 @@ export interface FleetConfig {
   ingressHost: string;
   /** Ingress port. Env `FLEET_PORT`. @default 8080 */
   ingressPort: number;
+  /** Bind address of a worker's `/metrics` server. Env `FLEET_METRICS_HOST`. @default '127.0.0.1' (loopback unless told otherwise) */
+  metricsHost: string;
   /** Optional bearer token the ingress requires. Env `FLEET_TOKEN`. @default undefined (no token) */
   ingressToken: string | undefined;
   /** Where models live. Env `FLEET_MODELS`. @default './models' */
   modelsDir: string;
   /** pino level. Env `LOG_LEVEL`. @default 'info' */
   logLevel: string;
+  /** Endpoint of an S3-compatible store (MinIO, s3rver). Env `FLEET_S3_ENDPOINT`, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`. @default AWS */
+  s3Endpoint: string | undefined;
+  /** Env `AWS_REGION`, else `AWS_DEFAULT_REGION`. @default 'us-east-1' */
+  s3Region: string;
 }
 
 export const CONFIG_DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
+  redisTls: { rejectUnauthorized: true },
   prefix: 'fleet',
   storeUrl: 'file://./renders',
   ingressHost: '127.0.0.1',
   ingressPort: 8080,
+  metricsHost: '127.0.0.1',
   ingressToken: undefined,
   modelsDir: './models',
   logLevel: 'info',
+  s3Endpoint: undefined,
+  s3Region: 'us-east-1',
 } satisfies FleetConfig;
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
@@ -40,14 +61,25 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
   assertPrefix(prefix);
   return {
     redisUrl: env.REDIS_URL || CONFIG_DEFAULTS.redisUrl,
+    redisTls: {
+      ...(env.REDIS_TLS_CA_FILE ? { caFile: env.REDIS_TLS_CA_FILE } : {}),
+      rejectUnauthorized: !isTrue(env.REDIS_TLS_INSECURE),
+    },
     prefix,
     storeUrl: env.FLEET_STORE || CONFIG_DEFAULTS.storeUrl,
     ingressHost: env.FLEET_HOST || CONFIG_DEFAULTS.ingressHost,
     ingressPort: port,
+    metricsHost: env.FLEET_METRICS_HOST || CONFIG_DEFAULTS.metricsHost,
     ingressToken: env.FLEET_TOKEN || undefined,
     modelsDir: env.FLEET_MODELS || CONFIG_DEFAULTS.modelsDir,
     logLevel: env.LOG_LEVEL || CONFIG_DEFAULTS.logLevel,
+    s3Endpoint: env.FLEET_S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
+    s3Region: env.AWS_REGION || env.AWS_DEFAULT_REGION || CONFIG_DEFAULTS.s3Region,
   };
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
 
 /** A prefix is 1–64 characters of [A-Za-z0-9_-] (it ends up inside Redis keys and hash tags). */

@@ -10,3 +10,4 @@ export * from './time.js';
 export * from './metrics-registry.js';
 export * from './latency-histogram.js';
 export * from './quoted-text.js';
+export * from './log-redaction.js';

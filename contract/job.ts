@@ -10,8 +10,13 @@ export interface PolicyRef {
 
 /** What the producer stores as a BullMQ job's data; the worker's whole input. */
 export interface JobData {
-  /** The validated request, with the lane's defaults applied (`width`, `height`, `seed` always set). */
-  request: GenerateRequest & { width: number; height: number; seed: number };
+  /** The validated request as sent, with `seed` chosen when it gave none (so a retry renders the same image). */
+  request: GenerateRequest & { seed: number };
+  /**
+   * The output size: the request's, else the lane's default. Null for an upscale that gave none: the
+   * output is then the source's size times `scale`.
+   */
+  size: { width: number; height: number } | null;
   lane: Lane;
   model: string;
   policy: PolicyRef;

@@ -12,10 +12,10 @@ export function isLane(value: unknown): value is Lane {
   return typeof value === 'string' && (LANES as readonly string[]).includes(value);
 }
 
-/** Image size a lane renders when the request gives none. Upscale takes its size from the source. */
+/** Image size a lane renders when the request gives none. Upscale (null) takes its size from the source × scale. */
 export const LANE_DEFAULT_SIZE = {
   flash: { width: 512, height: 512 },
   large: { width: 1024, height: 1024 },
   typography: { width: 1024, height: 1024 },
-  upscale: { width: 512, height: 512 },
-} as const satisfies Record<Lane, { width: number; height: number }>;
+  upscale: null,
+} as const satisfies Record<Lane, { width: number; height: number } | null>;

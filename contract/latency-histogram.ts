@@ -1,6 +1,10 @@
+import { groupKey } from './queue-names.js';
+
 /**
  * Mergeable latency histograms. Workers count observations into fixed buckets per lane, metric and
- * minute in Redis (`<prefix>:hist:<lane>:<metric>:<minute>`, a hash of bucket index → count); readers
+ * minute in Redis (`{<prefix>:metrics}:hist:<lane>:<metric>:<minute>`, a hash of bucket index → count; the
+ * hash tag keeps every histogram and counter in one Redis Cluster slot, so one pipeline can write or read
+ * them all on a cluster too); readers
  * (the `fleet` CLI) add the minutes of a window and read percentiles, without scanning jobs.
  * All processes share this bucket layout, so their counts add up.
  */
@@ -35,12 +39,12 @@ export function minuteOf(epochMs: number): number {
 }
 
 export function histogramKey(prefix: string, lane: string, metric: LatencyMetric, minute: number): string {
-  return `${prefix}:hist:${lane}:${metric}:${minute}`;
+  return groupKey(prefix, 'metrics', 'hist', lane, metric, String(minute));
 }
 
 /** Per-lane per-minute counters: completed, failed, batches, batchItems. */
 export function laneStatsKey(prefix: string, lane: string, minute: number): string {
-  return `${prefix}:stats:${lane}:${minute}`;
+  return groupKey(prefix, 'metrics', 'stats', lane, String(minute));
 }
 
 /** Bucket counts, index → count (index LATENCY_BUCKET_BOUNDS_MS.length is the overflow bucket). */

@@ -1,10 +1,12 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { redactSecrets } from './log-redaction.js';
 
 export type { Logger };
 
 /**
- * Paths pino replaces with `[redacted]` wherever they appear in a log line: tokens, passwords,
- * credentials and authorization headers never reach the logs.
+ * Paths pino replaces with `[redacted]`. These are the fixed paths; `redactSecrets` (applied to every
+ * argument of every log call and to bindings) also scrubs secret-named keys at any depth and
+ * credentials inside strings (URLs with passwords, bearer tokens), error messages, stacks and causes.
  */
 export const REDACTED_PATHS = [
   'password',
@@ -22,6 +24,8 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   'req.headers.authorization',
   'req.headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
   'redisUrl',
   '*.redisUrl',
 ];
@@ -41,6 +45,14 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     level: settings.level ?? 'info',
     base: { pid: process.pid, ...settings.bindings },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    formatters: { bindings: (bindings) => redactSecrets(bindings) as Record<string, unknown> },
+    hooks: {
+      // Runs before serializers and before the message is formatted, so secrets in `msg`, `%s`
+      // arguments and `err` (message, stack, cause) are gone before anything is written.
+      logMethod(args, method) {
+        return method.apply(this, args.map((arg) => redactSecrets(arg)) as Parameters<typeof method>);
+      },
+    },
   };
   return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
 }

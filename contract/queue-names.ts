@@ -13,9 +13,25 @@ export function laneQueuePrefix(prefix: string, lane: Lane): string {
   return `{${prefix}:${lane}}`;
 }
 
-/** Fleet keys outside BullMQ (idempotency, policies, histograms, workers) start with `<prefix>:`. */
+/**
+ * Fleet keys outside BullMQ that are only ever used one at a time (idempotency, workers) start with `<prefix>:`.
+ * Keys that are written together (in a MULTI or one pipeline) use `groupKey` instead.
+ */
 export function fleetKey(prefix: string, ...parts: string[]): string {
   return [prefix, ...parts].join(':');
+}
+
+/**
+ * A key of a group written together: `{<prefix>:<group>}:<parts>`. The hash tag puts the whole group in one
+ * Redis Cluster slot (MULTI and pipelines need that), like a lane's BullMQ keys `{<prefix>:<lane>}`.
+ */
+export function groupKey(prefix: string, group: string, ...parts: string[]): string {
+  return [`{${prefix}:${group}}`, ...parts].join(':');
+}
+
+/** Routing-policy keys (`{<prefix>:policy}:active`, `:versions`, …): one slot, for the store's MULTI. */
+export function policyKey(prefix: string, name: string): string {
+  return groupKey(prefix, 'policy', name);
 }
 
 /** Job ids carry their lane (`flash.<uuid>`), so `getJob(id)` needs no lookup. */

@@ -1,6 +1,5 @@
 import { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { laneQueueName, laneQueuePrefix, LANES, type JobData, type JobResult, type Lane } from '../contract/index.js';
+import { duplicateRedisConnection, laneQueueName, laneQueuePrefix, LANES, type JobData, type JobResult, type Lane, type RedisClient } from '../contract/index.js';
 
 /**
  * One BullMQ Queue per lane on a shared connection, and a QueueEvents per lane made on first need
@@ -8,10 +7,10 @@ import { laneQueueName, laneQueuePrefix, LANES, type JobData, type JobResult, ty
  */
 export class LaneQueues {
   private readonly queues = new Map<Lane, Queue<JobData, JobResult>>();
-  private readonly events = new Map<Lane, { events: QueueEvents; connection: Redis }>();
+  private readonly events = new Map<Lane, { events: QueueEvents; connection: RedisClient }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -33,7 +32,7 @@ export class LaneQueues {
   async queueEvents(lane: Lane): Promise<QueueEvents> {
     let entry = this.events.get(lane);
     if (entry === undefined) {
-      const connection = this.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+      const connection = duplicateRedisConnection(this.redis, { role: 'worker' });
       connection.on('error', () => {});
       const events = new QueueEvents(laneQueueName(lane), { connection, prefix: laneQueuePrefix(this.prefix, lane) });
       events.on('error', () => {});

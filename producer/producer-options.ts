@@ -1,10 +1,14 @@
-import type { Redis } from 'ioredis';
-import { assertPrefix, CONFIG_DEFAULTS, DAY, LANES, type Lane } from '../contract/index.js';
+import { assertPrefix, CONFIG_DEFAULTS, DAY, LANES, type Lane, type RedisClient, type RedisTlsSettings } from '../contract/index.js';
 import type { PolicySource } from '../router/index.js';
 
 export interface ProducerOptions {
-  /** Redis URL (`redis://`, `rediss://`) or an open ioredis connection (the producer then does not close it). */
-  redis: string | Redis;
+  /**
+   * Redis URL (`redis://`, `rediss://`, `redis+cluster://h:p,h:p`: see `createRedisConnection`) or an open
+   * ioredis connection or cluster (the producer then does not close it).
+   */
+  redis: string | RedisClient;
+  /** TLS settings for a `rediss://` URL (from `FleetConfig.redisTls`). @default system CAs, verified */
+  redisTls?: RedisTlsSettings;
   /** Key prefix shared with the workers and the CLI. @default 'fleet' */
   prefix?: string;
   /** Where routing decisions come from. @default the shipped default policy (version 0) */
@@ -32,7 +36,7 @@ export interface ProducerOptions {
   now?: () => number;
 }
 
-export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'policy' | 'maxWaiting'>> & {
+export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'policy' | 'maxWaiting' | 'redisTls'>> & {
   policy: PolicySource | undefined;
   maxWaiting: Record<Lane, number>;
 };

@@ -1,7 +1,6 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   BackpressureError,
   createRedisConnection,
@@ -18,6 +17,7 @@ import {
   type JobResult,
   type JobView,
   type Lane,
+  type RedisClient,
 } from '../contract/index.js';
 import { RedisPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
 import { toJobView } from './job-view.js';
@@ -46,7 +46,7 @@ export interface EnqueueOptions {
  */
 export class Producer {
   readonly prefix: string;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   private readonly options: ResolvedProducerOptions;
   private readonly policy: PolicySource;
   private readonly queues: LaneQueues;
@@ -57,7 +57,7 @@ export class Producer {
     this.options = resolveProducerOptions(options);
     this.prefix = this.options.prefix;
     this.ownsConnection = typeof options.redis === 'string';
-    this.redis = typeof options.redis === 'string' ? createRedisConnection(options.redis, { role: 'request', connectionName: 'fleet-producer' }) : options.redis;
+    this.redis = typeof options.redis === 'string' ? createRedisConnection(options.redis, { role: 'request', connectionName: 'fleet-producer', ...(options.redisTls ? { tls: options.redisTls } : {}) }) : options.redis;
     this.redis.on('error', () => {});
     this.policy = this.options.policy ?? new RedisPolicySource({ redis: this.redis, prefix: this.prefix });
     this.queues = new LaneQueues(this.redis, this.prefix);
@@ -77,9 +77,10 @@ export class Producer {
     const decision = this.policy.current().evaluate(request);
     const { lane, model } = decision;
     const policy = { version: decision.policyVersion, rule: decision.rule };
-    const size = LANE_DEFAULT_SIZE[lane];
+    const size = request.width !== undefined && request.height !== undefined ? { width: request.width, height: request.height } : LANE_DEFAULT_SIZE[lane];
     const data: JobData = {
-      request: { ...request, width: request.width ?? size.width, height: request.height ?? size.height, seed: request.seed ?? randomInt(0, 2 ** 32) },
+      request: { ...request, seed: request.seed ?? randomInt(0, 2 ** 32) },
+      size: size === null ? null : { width: request.width ?? size.width, height: request.height ?? size.height },
       lane,
       model,
       policy,
@@ -259,7 +260,7 @@ export class Producer {
 
 function isConnectionError(error: unknown): boolean {
   const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? ''}`;
-  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING/i.test(text);
+  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING|ClusterAllFailed|refresh slots cache|startup nodes/i.test(text);
 }
 
 /** Opens a producer. The connection is made in the background; `ready()` waits for it. */

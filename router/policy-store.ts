@@ -1,6 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import type { Redis } from 'ioredis';
-import { FleetError, fleetKey } from '../contract/index.js';
+import { FleetError, policyKey, type RedisClient } from '../contract/index.js';
 import { CompiledPolicy } from './compiled-policy.js';
 import { loadDefaultPolicy } from './default-policy.js';
 import { parsePolicy } from './parse-policy.js';
@@ -39,20 +38,21 @@ export interface PolicyChangeOptions {
  * Routing policies in Redis. Versions are immutable and numbered from 1; exactly one is active.
  * Activations form a stack: `apply` pushes, `rollback` pops back to what was active before (or, with
  * `to`, pushes an older version again), so repeated rollbacks walk back through the history.
- * Every change is published on `<prefix>:policy:changed` for hot switching.
+ * Every change is published on `{<prefix>:policy}:changed` for hot switching.
  *
- * Keys: `<prefix>:policy:seq` (counter), `:versions` (hash version → JSON), `:active` (version),
- * `:stack` (list of active versions), `:history` (list of activations, newest last).
+ * Keys: `{<prefix>:policy}:seq` (counter), `:versions` (hash version → JSON), `:active` (version),
+ * `:stack` (list of active versions), `:history` (list of activations, newest last). The hash tag puts them
+ * in one Redis Cluster slot, so the MULTI that stores and activates a version stays atomic on a cluster.
  */
 export class PolicyStore {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly prefix: string,
     private readonly now: () => number = Date.now,
   ) {
-    const key = (name: string) => fleetKey(prefix, 'policy', name);
+    const key = (name: string) => policyKey(prefix, name);
     this.keys = { seq: key('seq'), versions: key('versions'), active: key('active'), stack: key('stack'), history: key('history'), channel: key('changed') };
   }
 
@@ -124,7 +124,7 @@ export class PolicyStore {
 
   /** Applies the shipped default policy as version 1, once, when nothing is active. */
   private async seed(): Promise<number> {
-    const lock = fleetKey(this.prefix, 'policy', 'seeding');
+    const lock = policyKey(this.prefix, 'seeding');
     if ((await this.redis.set(lock, '1', 'EX', 10, 'NX')) === 'OK') {
       if ((await this.activeVersion()) === null) {
         return (await this.store(loadDefaultPolicy(), 'seed', { author: 'image-fleet', comment: 'shipped default policy' })).version;

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import { duplicateRedisConnection, type RedisClient } from '../contract/index.js';
 import type { CompiledPolicy } from './compiled-policy.js';
 import type { PolicySource } from './policy-source.js';
 import { PolicyStore } from './policy-store.js';
 
 export interface RedisPolicySourceOptions {
   /** A connection for reads (not used for SUBSCRIBE). */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How often the active version is re-read in case a change message was missed, ms. @default 500 */
   pollIntervalMs?: number;
@@ -24,7 +24,7 @@ export class RedisPolicySource implements PolicySource {
   readonly store: PolicyStore;
   private policy: CompiledPolicy | undefined;
   private readonly compiled = new Map<number, CompiledPolicy>();
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
   private started: Promise<void> | undefined;
@@ -37,7 +37,7 @@ export class RedisPolicySource implements PolicySource {
   start(): Promise<void> {
     this.started ??= (async () => {
       await this.reload();
-      const subscriber = this.options.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const subscriber = duplicateRedisConnection(this.options.redis, { role: 'worker' });
       subscriber.on('error', () => {});
       subscriber.on('message', () => void this.reload());
       await subscriber.subscribe(this.store.channel);

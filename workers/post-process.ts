@@ -56,3 +56,17 @@ export async function encodeImage(image: RawImage, options: EncodeImageOptions =
   }
   return result;
 }
+
+/**
+ * Resizes an RGB image to exactly `width`×`height` (cover: scaled to fill, centred, the overflow cropped;
+ * Lanczos). Models render sizes they allow; this brings the render to the size the request asked for.
+ */
+export async function resizeRaw(image: RawImage, width: number, height: number): Promise<RawImage> {
+  if (image.width === width && image.height === height) return image;
+  const { data, info } = await rawInput(image)
+    .resize({ width, height, fit: 'cover', kernel: 'lanczos3' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
+}

@@ -13,7 +13,7 @@ export interface IngressCommandOptions extends ConnectionOptions {
 export async function startIngress(options: IngressCommandOptions) {
   const config = readConfig();
   const logger = createLogger({ level: config.logLevel, bindings: { role: 'ingress' } });
-  const producer = createProducer({ redis: options.redis, prefix: options.prefix });
+  const producer = createProducer({ redis: options.redis, redisTls: config.redisTls, prefix: options.prefix });
   const registry = createMetricsRegistry({ role: 'ingress' });
   const app = createIngress({ producer, registry, logger, ...(config.ingressToken ? { token: config.ingressToken } : {}) });
   await app.listen({ host: options.host, port: options.port });

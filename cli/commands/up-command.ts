@@ -3,26 +3,56 @@ import { readConfig } from '../../contract/index.js';
 import { integerOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 import { ensureRedis } from '../local-redis.js';
 import { onShutdown } from '../shutdown.js';
+import { WorkerSupervisor } from '../worker-supervisor.js';
 import { startIngress } from './ingress-command.js';
 
 interface UpOptions extends ConnectionOptions {
   host: string;
   port: number;
+  gpus?: string;
+  lanes: string;
+  vram: string;
+  store: string;
+  models: string;
+  metricsPort: number;
 }
 
 /**
- * `fleet up` (what `npm start` runs): a local fleet. Uses the Redis at --redis, or starts a private
- * redis-server when nothing answers there, then runs the ingress.
+ * `fleet up` (what `npm start` runs): a local fleet — the ingress and one worker process per GPU given
+ * with --gpus (or one CPU worker) draining every lane. Uses the Redis at --redis, or starts a private
+ * redis-server when nothing answers there.
  */
 export function upCommand(): Command {
   const config = readConfig();
   return withConnectionOptions(new Command('up'))
-    .description('run a local fleet: ingress (and workers, once they land), with a private Redis if none answers')
+    .description('run a local fleet: the ingress and one worker per GPU (or one CPU worker), with a private Redis if none answers')
     .option('--host <addr>', 'ingress bind address (env FLEET_HOST)', config.ingressHost)
     .option('--port <n>', 'ingress port (env FLEET_PORT)', integerOption('port', 0, 65535), config.ingressPort)
+    .option('--gpus <list>', 'GPU indexes, e.g. 0,1: one worker process each (default: one CPU worker)')
+    .option('--lanes <list>', 'lanes every worker drains', 'all')
+    .option('--vram <size>', 'VRAM budget per worker', '16GiB')
+    .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', config.storeUrl)
+    .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
+    .option('--metrics-port <n>', 'first worker metrics port (one per worker, counting up)', integerOption('metrics-port', 0, 65535), 9464)
     .action(async (options: UpOptions) => {
       const redis = await ensureRedis(options.redis, (message) => console.error(`fleet up: ${message}`));
       const ingress = await startIngress({ ...options, redis: redis.url });
-      onShutdown(ingress.logger, [ingress.close, redis.stop]);
+      const gpus = options.gpus === undefined ? [undefined] : options.gpus.split(',').map((g) => Number(g.trim()));
+      const supervisor = new WorkerSupervisor(
+        (i) => [
+          '--redis', redis.url,
+          '--prefix', options.prefix,
+          '--lanes', options.lanes,
+          '--vram', options.vram,
+          '--store', options.store,
+          '--models', options.models,
+          '--metrics-port', String(options.metricsPort === 0 ? 0 : options.metricsPort + i),
+          ...(gpus[i] === undefined ? [] : ['--gpu', String(gpus[i])]),
+        ],
+        gpus.length,
+        ingress.logger,
+      );
+      supervisor.start();
+      onShutdown(ingress.logger, [ingress.close, () => supervisor.stop(), redis.stop]);
     });
 }

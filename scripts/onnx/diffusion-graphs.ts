@@ -114,17 +114,22 @@ export function buildUnet(spec: DiffusionGraphSpec): Uint8Array {
   const freqs = Float32Array.from({ length: c }, (_, i) => 2 ** ((i % 8) - 2) * Math.PI);
   const tScaled = g.op('Reshape', [g.op('Mul', [tFloat, g.floats('t_scale', [], [1 / 1000])]), g.int64s('column_shape', [-1, 1])]);
   const tSin = g.op('Sin', [g.op('Mul', [tScaled, g.floats('t_freqs', [1, c], freqs)])]);
-  const tEmbedding = g.op('Reshape', [g.op('MatMul', [tSin, g.floats('t_projection', [c, c], normals(noise, c * c, 0.3 / Math.sqrt(c)))]), g.int64s('channel_bias_shape', [-1, c, 1, 1])]);
+  const tEmbedding = g.op('Reshape', [batchInvariantMatMul(g, tSin, 't_projection', c, c, normals(noise, c * c, 0.3 / Math.sqrt(c))), g.int64s('channel_bias_shape', [-1, c, 1, 1])]);
 
   // Text: the prompt's token states summed (padding embeds to ~0), mixed into basis-pattern weights per latent channel.
-  const pooled = g.op('ReduceSum', [context, g.int64s('sequence_axis', [1])], { keepdims: 0 });
+  // A sum over the sequence as a Conv with unit weights, for the same reason as batchInvariantMatMul.
+  const sequence = g.op('Reshape', [context, g.int64s('sequence_as_channels', [-1, CLIP_SEQUENCE_LENGTH, d, 1])]);
+  const pooled = g.op('Reshape', [
+    g.op('Conv', [sequence, g.floats('sequence_sum_w', [1, CLIP_SEQUENCE_LENGTH, 1, 1], new Float32Array(CLIP_SEQUENCE_LENGTH).fill(1))]),
+    g.int64s('pooled_shape', [-1, d]),
+  ]);
   const coefficients = g.op('Mul', [
-    g.op('Tanh', [g.op('MatMul', [g.op('Mul', [pooled, g.floats('pool_scale', [], [0.35])]), g.floats('text_to_basis', [d, LATENT_CHANNELS * BASIS_COUNT], normals(noise, d * LATENT_CHANNELS * BASIS_COUNT, 1 / Math.sqrt(d)))])]),
+    g.op('Tanh', [batchInvariantMatMul(g, g.op('Mul', [pooled, g.floats('pool_scale', [], [0.35])]), 'text_to_basis', d, LATENT_CHANNELS * BASIS_COUNT, normals(noise, d * LATENT_CHANNELS * BASIS_COUNT, 1 / Math.sqrt(d)))]),
     g.floats('text_gain', [], [look.textGain]),
   ]);
-  const basis = g.floats('basis', [BASIS_COUNT, BASIS_SIZE * BASIS_SIZE], basisPatterns(noise));
+  const basis = basisPatterns(noise);
   const patternSmall = g.op('Reshape', [
-    g.op('MatMul', [g.op('Reshape', [coefficients, g.int64s('coefficient_shape', [-1, LATENT_CHANNELS, BASIS_COUNT])]), basis]),
+    batchInvariantMatMul(g, coefficients, 'basis', BASIS_COUNT, BASIS_SIZE * BASIS_SIZE, basis),
     g.int64s('pattern_shape', [-1, LATENT_CHANNELS, BASIS_SIZE, BASIS_SIZE]),
   ]);
   const resizeLinear = { mode: 'linear', coordinate_transformation_mode: 'half_pixel' };
@@ -167,4 +172,19 @@ export function buildVaeDecoder(spec: DiffusionGraphSpec, scalingFactor: number)
   g.op('Add', [g.op('Mul', [g.op('Tanh', [rgb]), g.floats('out_scale', [], [look.outputScale])]), g.floats('out_offset', [], [look.outputOffset])], {}, 'sample');
   g.output('sample', 'float32', ['batch', 3, 'height', 'width']);
   return g.toBytes('image-fleet toy VAE decoder');
+}
+
+/**
+ * x·W (x [..., inDim], W [inDim, outDim] row-major) as a 1×1 Conv over [N, inDim, 1, 1]. MatMul and
+ * ReduceSum pick other kernels when the batch is 1 (GEMV, collapsed reductions), which changes the
+ * summation order and so the last bits; Conv runs the same per-image computation whatever the batch,
+ * so an image never depends on its batch-mates (the same prompt and seed give the same bytes).
+ * Returns [N, outDim] where N is the product of x's leading dimensions.
+ */
+function batchInvariantMatMul(g: OnnxGraphBuilder, x: string, name: string, inDim: number, outDim: number, weights: Float32Array): string {
+  const transposed = new Float32Array(inDim * outDim);
+  for (let i = 0; i < inDim; i++) for (let j = 0; j < outDim; j++) transposed[j * inDim + i] = weights[i * outDim + j]!;
+  const column = g.op('Reshape', [x, g.int64s(`${name}_in_shape`, [-1, inDim, 1, 1])]);
+  const y = g.op('Conv', [column, g.floats(`${name}_w`, [outDim, inDim, 1, 1], transposed), g.floats(`${name}_b`, [outDim], new Float32Array(outDim))]);
+  return g.op('Reshape', [y, g.int64s(`${name}_out_shape`, [-1, outDim])]);
 }

@@ -4,7 +4,7 @@ import type { DiffusionGraphSpec } from './diffusion-graphs.js';
 import type { UpscaleGraphSpec } from './upscale-graph.js';
 
 /** Bump when any graph, weight or manifest changes, so existing builds are replaced. */
-export const BUILDER_VERSION = 'toy-1';
+export const BUILDER_VERSION = 'toy-3';
 
 const GB = 1_000_000_000;
 const MB = 1_000_000;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { fleetKey } from '../../contract/index.js';
+import { policyKey } from '../../contract/index.js';
 import { createProducer, type Producer } from '../../producer/index.js';
 import { loadDefaultPolicy, PolicyStore, RedisPolicySource } from '../../router/index.js';
 import { canaryPolicy } from '../helpers/canary-policy.js';
@@ -100,7 +100,7 @@ describe('policy store, hot switch and rollback on real Redis', () => {
     await source.start();
     try {
       const target = source.current().version === 1 ? 2 : 1;
-      await redis.set(fleetKey(prefix, 'policy', 'active'), String(target)); // no PUBLISH
+      await redis.set(policyKey(prefix, 'active'), String(target)); // no PUBLISH
       const started = Date.now();
       while (source.current().version !== target) {
         assert.ok(Date.now() - started < 1000, 'poll fallback took over 1 s');

@@ -49,7 +49,7 @@ export { createUpscalePipeline, decodeSource } from './upscale-pipeline.js';
 export { loadClipTokenizer, CLIP_SEQUENCE_LENGTH, type PromptTokenizer } from './clip-tokenizer.js';
 export { EulerDiscreteScheduler, LcmScheduler, type DiffusionScheduler } from './schedulers.js';
 export { SeededNoise } from './seeded-noise.js';
-export { encodeImage, ENCODE_IMAGE_DEFAULTS, type EncodeImageOptions, type EncodedImage, type ImageFormat } from '../post-process.js';
+export { encodeImage, resizeRaw, ENCODE_IMAGE_DEFAULTS, type EncodeImageOptions, type EncodedImage, type ImageFormat } from '../post-process.js';
 export {
   OnnxSessionFactory,
   isCudaAvailable,

@@ -118,6 +118,14 @@ export class TypographyRenderer {
   }
 
   async render(backgroundInput: ImageInput, spec: ResolvedTextSpec): Promise<TypographyRenderResult> {
+    const { raw, ...rest } = await this.renderRaw(backgroundInput, spec);
+    const encoder = sharpFromRaw(raw);
+    const image = await (this.#options.format === 'webp' ? encoder.webp({ lossless: true }) : encoder.png()).toBuffer();
+    return { image, format: this.#options.format, ...rest };
+  }
+
+  /** As `render`, but returns the final image as raw RGB (for callers that encode it themselves). */
+  async renderRaw(backgroundInput: ImageInput, spec: ResolvedTextSpec): Promise<Omit<TypographyRenderResult, 'image' | 'format'> & { raw: RawImage }> {
     const background = await decodeImage(backgroundInput);
     const attempts: TextAttempt[] = [];
     let final: { image: RawImage; plan: ReturnType<typeof planAttempt> } | undefined;
@@ -157,11 +165,8 @@ export class TypographyRenderer {
         { field: 'text.content', details: { text } },
       );
     }
-    const encoder = sharpFromRaw(final!.image);
-    const image = await (this.#options.format === 'webp' ? encoder.webp({ lossless: true }) : encoder.png()).toBuffer();
     return {
-      image,
-      format: this.#options.format,
+      raw: final!.image,
       width: background.width,
       height: background.height,
       text,

@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { createLogger, createMetricsRegistry, LANES, readConfig, redactRedisUrl, type Lane } from '../../contract/index.js';
+import { createArtifactStore, FleetWorker, parseByteSize, startMetricsServer } from '../../workers/index.js';
+import { CommandFailure, integerOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
+import { onShutdown } from '../shutdown.js';
+
+export interface WorkerCommandOptions extends ConnectionOptions {
+  gpu?: number;
+  lanes: string;
+  vram: string;
+  store: string;
+  models: string;
+  metricsPort: number;
+  metricsHost: string;
+  shutdownTimeout: number;
+}
+
+export function parseLanes(text: string): Lane[] {
+  const lanes = text === 'all' ? [...LANES] : text.split(',').map((l) => l.trim());
+  for (const lane of lanes) if (!(LANES as readonly string[]).includes(lane)) throw new CommandFailure(`unknown lane ${lane} (lanes: ${LANES.join(', ')})`);
+  return lanes as Lane[];
+}
+
+/** Starts a worker with its metrics endpoint; resolves once it runs. */
+export async function startWorker(options: WorkerCommandOptions) {
+  const config = readConfig();
+  const registry = createMetricsRegistry({ role: 'worker', gpu: options.gpu === undefined ? 'cpu' : String(options.gpu) });
+  const logger = createLogger({ level: config.logLevel, bindings: { role: 'worker', gpu: options.gpu ?? 'cpu' } });
+  const store = createArtifactStore(options.store, { ...(config.s3Endpoint ? { s3Endpoint: config.s3Endpoint } : {}), s3Region: config.s3Region });
+  const worker = new FleetWorker({
+    redisUrl: options.redis,
+    prefix: options.prefix,
+    lanes: parseLanes(options.lanes),
+    ...(options.gpu === undefined ? {} : { gpu: options.gpu }),
+    vramBytes: parseByteSize(options.vram),
+    store,
+    modelsDir: options.models,
+    logger,
+    registry,
+    shutdownTimeoutMs: options.shutdownTimeout * 1000,
+  });
+  const metrics = await startMetricsServer(registry, options.metricsPort, options.metricsHost);
+  await worker.start();
+  logger.info({ metricsPort: metrics.port, redis: redactRedisUrl(options.redis), prefix: options.prefix }, 'worker metrics on /metrics');
+  return {
+    worker,
+    logger,
+    metricsPort: metrics.port,
+    close: async () => {
+      await worker.stop();
+      await metrics.close();
+      await store.close();
+    },
+  };
+}
+
+export function workerCommand(): Command {
+  const config = readConfig();
+  return withConnectionOptions(new Command('worker'))
+    .description('run one worker (one process per GPU) draining lanes in micro-batches under a VRAM budget')
+    .option('--gpu <n>', 'GPU index (CUDA when present); without it a CPU worker', integerOption('gpu', 0, 63))
+    .option('--lanes <list>', 'lanes to drain, comma-separated, or all', 'all')
+    .option('--vram <size>', 'VRAM budget, e.g. 8GiB', '16GiB')
+    .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', config.storeUrl)
+    .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
+    .option('--metrics-port <n>', 'Prometheus /metrics port (0: any free port)', integerOption('metrics-port', 0, 65535), 9464)
+    .option('--metrics-host <addr>', 'metrics bind address', '127.0.0.1')
+    .option('--shutdown-timeout <s>', 'seconds to finish batches in flight on SIGTERM', integerOption('shutdown-timeout', 1, 3600), 30)
+    .action(async (options: WorkerCommandOptions) => {
+      const worker = await startWorker(options);
+      onShutdown(worker.logger, [worker.close]);
+    });
+}

@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../contract/index.js';
+
+const FLEET_BIN = fileURLToPath(new URL('../bin/fleet.js', import.meta.url));
+
+/**
+ * Runs `fleet worker` child processes (one per GPU) and restarts one that dies, with a growing pause
+ * (1 s, doubling to 30 s) so a worker that cannot start does not spin. `stop()` sends SIGTERM and waits,
+ * so the workers finish their batches in flight.
+ */
+export class WorkerSupervisor {
+  private readonly children = new Map<number, ChildProcess>();
+  private stopping = false;
+
+  constructor(
+    private readonly argsFor: (index: number) => string[],
+    private readonly count: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.count; i++) this.spawn(i, 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private spawn(index: number, delayMs: number): void {
+    const args = this.argsFor(index);
+    const child = spawn(process.execPath, [FLEET_BIN, 'worker', ...args], { stdio: 'inherit', env: process.env });
+    const startedAt = Date.now();
+    this.children.set(index, child);
+    child.on('exit', (code, signal) => {
+      if (this.stopping) return;
+      const next = Date.now() - startedAt > 60_000 ? 1000 : Math.min(delayMs * 2, 30_000);
+      this.logger.error({ worker: index, code, signal, restartInMs: delayMs }, 'worker exited; restarting');
+      setTimeout(() => !this.stopping && this.spawn(index, next), delayMs).unref();
+    });
+  }
+}

@@ -1,0 +1,235 @@
+import { hostname } from 'node:os';
+import { MicroBatcher, type BatcherEvent } from '../batching/index.js';
+import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, type Lane, type RedisClient } from '../contract/index.js';
+import { Queue } from 'bullmq';
+import { InferenceRunner } from './inference-runner.js';
+import { JobFinisher } from './job-finisher.js';
+import { LaneConsumer } from './lane-consumer.js';
+import { LatencyRecorder } from './latency-recorder.js';
+import { ModelRepository } from './model-repository.js';
+import { OnnxSessionFactory } from './onnx-session-factory.js';
+import type { InferenceOutput, RenderJob } from './render-job.js';
+import { TypographyTextStage } from './typography-text-stage.js';
+import { WorkerHeartbeat, type WorkerInfo } from './worker-heartbeat.js';
+import { WorkerMetrics } from './worker-metrics.js';
+import { resolveFleetWorkerOptions, type FleetWorkerOptions, type ResolvedFleetWorkerOptions } from './worker-options.js';
+
+/** `starting` → `running` → `draining` → `stopped`; no way back. */
+export type WorkerState = WorkerInfo['state'];
+
+/**
+ * One worker process per GPU: a BullMQ consumer per lane feeding one shared micro-batcher, which admits
+ * batches under the VRAM budget and runs them on ONNX pipelines; results are encoded, stored and reported.
+ */
+export class FleetWorker {
+  readonly options: ResolvedFleetWorkerOptions;
+  readonly metrics: WorkerMetrics;
+  private state: WorkerState = 'starting';
+  private executionProvider = 'not loaded yet';
+  private readonly startedAt = Date.now();
+  private readonly connections: RedisClient[] = [];
+  private consumers: LaneConsumer[] = [];
+  private batcher: MicroBatcher<RenderJob, InferenceOutput, Lane> | undefined;
+  private runner: InferenceRunner | undefined;
+  private recorder: LatencyRecorder | undefined;
+  private heartbeat: WorkerHeartbeat | undefined;
+  private depthTimer: NodeJS.Timeout | undefined;
+  private depthQueues: Array<Queue> = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: FleetWorkerOptions) {
+    this.options = resolveFleetWorkerOptions(options, `${hostname()}-${process.pid}${options.gpu === undefined ? '' : `-gpu${options.gpu}`}`);
+    this.metrics = new WorkerMetrics(this.options.registry);
+  }
+
+  get status(): WorkerState {
+    return this.state;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'starting') throw new Error(`cannot start a worker that is ${this.state}`);
+    const { options, metrics } = this;
+    const log = options.logger;
+    const repository = new ModelRepository(options.modelsDir);
+    const sessionFactory =
+      options.sessionFactory ??
+      new OnnxSessionFactory({
+        ...(options.gpu === undefined ? { executionProvider: 'cpu' as const } : { executionProvider: 'auto' as const, cudaDeviceId: options.gpu }),
+        onProvider: (provider: string) => {
+          if (provider !== this.executionProvider) log.info({ executionProvider: provider, gpu: options.gpu ?? null }, `inference runs on ${provider}`);
+          this.executionProvider = provider;
+        },
+      });
+    this.runner = new InferenceRunner(repository, sessionFactory, options.pipelineLoader);
+    const models = await this.runner.modelSpecs();
+    if (Object.keys(models).length === 0) {
+      throw new FleetError('E_MODEL_LOAD', `no models in ${options.modelsDir}: build the local ones with npm run build:models, or point --models at your exports`);
+    }
+    const lanes = Object.fromEntries(options.lanes.map((lane) => [lane, options.batching[lane]])) as Record<Lane, (typeof options.batching)[Lane]>;
+    this.batcher = new MicroBatcher<RenderJob, InferenceOutput, Lane>({
+      run: this.runner.run,
+      load: this.runner.load,
+      unload: this.runner.unload,
+      budgetBytes: options.vramBytes,
+      models,
+      lanes,
+      adaptive: { enabled: options.adaptiveBatching },
+      ...options.batcherOverrides,
+      onEvent: (event) => this.onBatcherEvent(event),
+    });
+    metrics.vramBudget.set(options.vramBytes);
+
+    const main = this.connect('fleet-worker');
+    this.recorder = new LatencyRecorder(main, options.prefix);
+    this.recorder.start();
+    const textStage = options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined;
+    const finisher = new JobFinisher(options.store, textStage);
+    this.consumers = options.lanes.map(
+      (lane) =>
+        new LaneConsumer({
+          lane,
+          prefix: options.prefix,
+          connection: this.connect(`fleet-worker-${lane}`),
+          batcher: this.batcher!,
+          repository,
+          finisher,
+          store: options.store,
+          metrics,
+          recorder: this.recorder!,
+          logger: log,
+          lockDurationMs: options.lockDurationMs,
+          ...(options.fixedConcurrency === undefined ? {} : { fixedConcurrency: options.fixedConcurrency }),
+        }),
+    );
+    for (const lane of options.lanes) metrics.workerLanes.set({ lane }, 1);
+    this.depthQueues = options.lanes.map((lane) => new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) }));
+    await this.pollDepths();
+    this.depthTimer = setInterval(() => void this.pollDepths(), options.depthPollMs);
+    this.depthTimer.unref();
+    this.heartbeat = new WorkerHeartbeat(main, options.prefix, () => this.info());
+    this.state = 'running';
+    for (const consumer of this.consumers) consumer.start();
+    this.heartbeat.start();
+    log.info({ workerId: options.workerId, lanes: options.lanes, gpu: options.gpu ?? null, vramBytes: options.vramBytes, store: options.store.description, models: Object.keys(models) }, 'worker running');
+  }
+
+  /**
+   * Stops fetching, runs what it holds at once, waits up to `shutdownTimeoutMs`; past that, lets go of the
+   * jobs still held (their locks lapse and another worker takes them: nothing is lost).
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  info(): WorkerInfo {
+    const stats = this.batcher?.stats();
+    return {
+      id: this.options.workerId,
+      host: hostname(),
+      pid: process.pid,
+      gpu: this.options.gpu ?? null,
+      executionProvider: this.executionProvider,
+      lanes: this.options.lanes,
+      vramBudgetBytes: this.options.vramBytes,
+      vramInUseBytes: stats?.usedBytes ?? 0,
+      startedAt: this.startedAt,
+      seenAt: Date.now(),
+      state: this.state,
+    };
+  }
+
+  /** The batcher's numbers (tests and `fleet status`). */
+  batcherStats() {
+    return this.batcher?.stats();
+  }
+
+  private async shutdown(): Promise<void> {
+    const log = this.options.logger;
+    if (this.state === 'starting') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'draining';
+    void this.heartbeat?.beat();
+    clearInterval(this.depthTimer);
+    log.info({ workerId: this.options.workerId }, 'draining: no new jobs, finishing batches in flight');
+    const closing = Promise.all(this.consumers.map((c) => c.close()));
+    const drained = this.batcher!.drain();
+    const timedOut = Symbol('timeout');
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      Promise.all([closing, drained]),
+      new Promise((resolve) => (timer = setTimeout(() => resolve(timedOut), this.options.shutdownTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === timedOut) {
+      log.warn({ shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'shutdown deadline passed: releasing held jobs to other workers');
+      await Promise.all(this.consumers.map((c) => c.close(true)));
+      await this.batcher!.close();
+    }
+    await this.recorder?.close();
+    await this.heartbeat?.stop();
+    await Promise.all(this.depthQueues.map((q) => q.close().catch(() => {})));
+    await this.runner?.close();
+    for (const connection of this.connections) connection.disconnect();
+    this.state = 'stopped';
+    log.info({ workerId: this.options.workerId }, 'worker stopped');
+  }
+
+  private connect(name: string): RedisClient {
+    const connection = createRedisConnection(this.options.redisUrl, { role: 'worker', connectionName: name });
+    connection.on('error', () => {});
+    this.connections.push(connection);
+    return connection;
+  }
+
+  private async pollDepths(): Promise<void> {
+    await Promise.all(
+      this.depthQueues.map(async (queue, i) => {
+        const lane = this.options.lanes[i]!;
+        try {
+          const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+          this.batcher?.setBacklog(lane, (counts.waiting ?? 0) + (counts.prioritized ?? 0));
+          for (const [state, n] of Object.entries(counts)) this.metrics.queueDepth.set({ lane, state }, n);
+        } catch {
+          // Redis away: keep the last backlog; BullMQ reconnects.
+        }
+      }),
+    );
+  }
+
+  private onBatcherEvent(event: BatcherEvent<Lane>): void {
+    const { metrics, recorder } = this;
+    const log = this.options.logger;
+    switch (event.type) {
+      case 'batch-start':
+        metrics.batchSize.observe({ lane: event.lane, model: event.model }, event.size);
+        metrics.vramInUse.set(event.usedBytes);
+        recorder?.count(event.lane, 'batches');
+        recorder?.count(event.lane, 'batchItems', event.size);
+        log.debug({ lane: event.lane, model: event.model, size: event.size, attempt: event.attempt, usedBytes: event.usedBytes }, 'batch start');
+        break;
+      case 'batch-end':
+        metrics.inference.observe({ lane: event.lane, model: event.model }, event.runMs / 1000);
+        metrics.vramInUse.set(this.batcher?.stats().usedBytes ?? 0);
+        break;
+      case 'oom':
+        metrics.oom.inc({ model: event.model });
+        log.warn({ lane: event.lane, model: event.model, size: event.size, activationFactor: event.activationFactor }, 'out of memory: batch bisected and retried');
+        break;
+      case 'model-load':
+      case 'model-evict':
+        log.info({ model: event.model, weightBytes: event.weightBytes }, event.type === 'model-load' ? 'model loaded' : 'model evicted');
+        break;
+      case 'model-load-error':
+      case 'model-unload-error':
+        log.error({ model: event.model, err: event.error }, event.type);
+        break;
+      case 'rejected':
+        log.warn({ lane: event.lane, model: event.model, code: event.code, items: event.items }, 'items rejected by admission');
+        break;
+    }
+    for (const consumer of this.consumers) consumer.updateConcurrency();
+  }
+}

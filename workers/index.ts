@@ -1,0 +1,15 @@
+export { FleetWorker, type WorkerState } from './fleet-worker.js';
+export { resolveFleetWorkerOptions, parseByteSize, LANE_BATCHING_DEFAULTS, GiB, type FleetWorkerOptions } from './worker-options.js';
+export { WorkerMetrics } from './worker-metrics.js';
+export { startMetricsServer } from './metrics-server.js';
+export { readWorkers, workersKey, WORKER_TTL_SECONDS, type WorkerInfo } from './worker-heartbeat.js';
+export { LatencyRecorder } from './latency-recorder.js';
+export { createArtifactStore, type StoreSettings } from './stores/create-artifact-store.js';
+export type { ArtifactStore, StoredObject } from './stores/artifact-store.js';
+export { FileStore } from './stores/file-store.js';
+export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
+export { ModelRepository, type ModelEntry } from './model-repository.js';
+export { planRenderSize } from './render-size.js';
+export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateItem } from './pipelines/index.js';
+export type { ModelManifest, DiffusionManifest, UpscaleManifest } from './model-manifest.js';
+export type { BatcherOverrides } from './worker-options.js';

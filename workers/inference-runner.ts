@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import type { Batch, ItemOutcome, ModelSpec } from '../batching/index.js';
+import { FleetError, type Lane } from '../contract/index.js';
+import type { ModelEntry, ModelRepository } from './model-repository.js';
+import { loadPipeline, type Pipeline } from './pipelines/index.js';
+import type { SessionFactory } from './onnx-session-factory.js';
+import type { InferenceOutput, RenderJob } from './render-job.js';
+
+/**
+ * The batcher's side effects: loading and unloading models, and running a batch on them. A diffusion
+ * batch runs as one tensor batch; upscales run one source at a time (tiles batch inside). Errors that
+ * concern one item (a source that does not decode) fail that item only.
+ */
+export class InferenceRunner {
+  private readonly pipelines = new Map<string, Pipeline>();
+
+  private readonly loadOne: (entry: ModelEntry) => Promise<Pipeline>;
+
+  constructor(
+    private readonly repository: ModelRepository,
+    sessionFactory: SessionFactory | undefined,
+    pipelineLoader?: (entry: ModelEntry) => Promise<Pipeline>,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.loadOne = pipelineLoader ?? ((entry) => loadPipeline(entry, sessionFactory ? { sessionFactory } : {}));
+  }
+
+  /** The batcher's model table, from the manifests. */
+  async modelSpecs(): Promise<Record<string, ModelSpec>> {
+    const specs: Record<string, ModelSpec> = {};
+    for (const entry of await this.repository.list()) {
+      specs[entry.manifest.name] = { weightBytes: entry.manifest.residentBytes, activationBytesPerMegapixel: entry.manifest.activationBytesPerMegapixel };
+    }
+    return specs;
+  }
+
+  load = async (model: string): Promise<void> => {
+    if (this.pipelines.has(model)) return;
+    const entry = await this.repository.get(model);
+    this.pipelines.set(model, await this.loadOne(entry));
+  };
+
+  unload = async (model: string): Promise<void> => {
+    const pipeline = this.pipelines.get(model);
+    this.pipelines.delete(model);
+    await pipeline?.release();
+  };
+
+  run = async (batch: Batch<RenderJob, Lane>): Promise<ItemOutcome<InferenceOutput>[]> => {
+    const pipeline = this.pipelines.get(batch.model);
+    if (pipeline === undefined) throw new FleetError('E_MODEL_LOAD', `model ${batch.model} is not loaded`);
+    const batchId = randomUUID().slice(0, 8);
+    const startedAt = this.now();
+    const started = performance.now();
+    const output = (raw: InferenceOutput['raw']): ItemOutcome<InferenceOutput> => ({
+      ok: true,
+      value: { raw, batchId, batchSize: batch.payloads.length, batchStartedAt: startedAt, inferenceMs: performance.now() - started },
+    });
+    if (pipeline.kind === 'diffusion') {
+      const first = batch.payloads[0]!;
+      const images = await pipeline.run(
+        batch.payloads.map((p) => ({
+          prompt: p.job.data.request.prompt,
+          ...(p.job.data.request.negativePrompt === undefined ? {} : { negativePrompt: p.job.data.request.negativePrompt }),
+          seed: p.job.data.request.seed,
+          width: first.render.width,
+          height: first.render.height,
+          ...(first.steps === undefined ? {} : { steps: first.steps }),
+          ...(first.guidanceScale === undefined ? {} : { guidanceScale: first.guidanceScale }),
+        })),
+      );
+      return images.map(output);
+    }
+    const outcomes: ItemOutcome<InferenceOutput>[] = [];
+    for (const payload of batch.payloads) {
+      try {
+        if (payload.source === undefined) throw new FleetError('E_SOURCE', 'upscale job without source bytes');
+        outcomes.push(output(await pipeline.upscale(payload.source)));
+      } catch (error) {
+        if (isOutOfMemory(error)) throw error; // let the batcher bisect and learn
+        outcomes.push({ ok: false, error });
+      }
+    }
+    return outcomes;
+  };
+
+  async close(): Promise<void> {
+    for (const model of [...this.pipelines.keys()]) await this.unload(model);
+  }
+}
+
+function isOutOfMemory(error: unknown): boolean {
+  return (error as { code?: string })?.code === 'E_OOM';
+}

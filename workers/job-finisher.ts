@@ -1,0 +1,82 @@
+import type { JobResult, TextCheckReport } from '../contract/index.js';
+import type { ModelManifest } from './model-manifest.js';
+import { encodeImage, resizeRaw, type RawImage } from './pipelines/index.js';
+import type { InferenceOutput, RenderJob } from './render-job.js';
+import type { ArtifactStore } from './stores/artifact-store.js';
+
+/**
+ * The typography lane's text step: draws the text on the background and checks it by OCR.
+ * Receives the background at its final size; returns the image to store and the report.
+ */
+export interface TextStage {
+  apply(background: RawImage, job: RenderJob): Promise<{ image: RawImage; report: TextCheckReport | { checked: false; reason: string } }>;
+}
+
+/** Time spent after inference, for metrics. */
+export interface FinishTimings {
+  postProcessMs: number;
+  uploadMs: number;
+}
+
+/**
+ * After inference: resize to the requested size, draw and check text (typography), encode with sharp,
+ * store the image (and a thumbnail for previews) under keys derived from the job id, so a retried job
+ * overwrites its own artifact and never leaves a second one.
+ */
+export class JobFinisher {
+  constructor(
+    private readonly store: ArtifactStore,
+    private readonly textStage: TextStage | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async finish(renderJob: RenderJob, output: InferenceOutput, manifest: ModelManifest): Promise<{ result: JobResult; timings: FinishTimings }> {
+    const { job, takenAt } = renderJob;
+    const data = job.data;
+    const postStarted = performance.now();
+    const target = data.size ?? { width: output.raw.width, height: output.raw.height };
+    let image = await resizeRaw(output.raw, target.width, target.height);
+    let text: JobResult['text'];
+    if (data.lane === 'typography' && this.textStage !== undefined) {
+      const staged = await this.textStage.apply(image, renderJob);
+      image = staged.image;
+      text = staged.report;
+    }
+    const format = data.request.format;
+    const encoded = await encodeImage(image, { format, thumbnail: data.request.intent === 'preview' });
+    const postProcessMs = performance.now() - postStarted;
+
+    const uploadStarted = performance.now();
+    const base = `${data.lane}/${job.id}`;
+    const [stored, thumb] = await Promise.all([
+      this.store.put(`${base}.${format}`, encoded.data, encoded.contentType),
+      encoded.thumbnail ? this.store.put(`${base}.thumb.webp`, encoded.thumbnail.data, encoded.thumbnail.contentType) : undefined,
+    ]);
+    const uploadMs = performance.now() - uploadStarted;
+
+    const result: JobResult = {
+      image: { ...stored, width: encoded.width, height: encoded.height, format },
+      model: data.model,
+      lane: data.lane,
+      seed: data.request.seed,
+      ...(renderJob.steps === undefined ? {} : { steps: renderJob.steps }),
+      batch: { id: output.batchId, size: output.batchSize },
+      ...(text === undefined ? {} : { text }),
+      costUnits: manifest.costUnitsPerImage,
+      timings: {
+        queueWaitMs: Math.max(0, takenAt - data.enqueuedAt),
+        batchWaitMs: Math.max(0, output.batchStartedAt - takenAt),
+        inferenceMs: round(output.inferenceMs),
+        postProcessMs: round(postProcessMs),
+        uploadMs: round(uploadMs),
+        endToEndMs: Math.max(0, this.now() - data.enqueuedAt),
+      },
+    };
+    if (thumb && encoded.thumbnail) result.thumbnail = { ...thumb, width: encoded.thumbnail.width, height: encoded.thumbnail.height, format: 'webp' };
+    return { result, timings: { postProcessMs, uploadMs } };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

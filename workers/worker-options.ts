@@ -1,0 +1,115 @@
+import type { BatcherOptions, LaneOptions } from '../batching/index.js';
+import { CONFIG_DEFAULTS, LANES, type Lane, type Logger } from '../contract/index.js';
+import type { Registry } from 'prom-client';
+import type { ArtifactStore } from './stores/artifact-store.js';
+import type { SessionFactory } from './onnx-session-factory.js';
+import type { ModelEntry } from './model-repository.js';
+import type { Pipeline } from './pipelines/index.js';
+
+/** Batcher settings a deployment (or a benchmark's "before" configuration) may override. */
+export type BatcherOverrides = Partial<
+  Pick<BatcherOptions<unknown, unknown>, 'isOutOfMemory' | 'maxBatchesInFlight' | 'flushWhenIdle' | 'prefetchBatches' | 'maxBypassMs' | 'oomEstimateGrowth'>
+>;
+
+export const GiB = 1024 ** 3;
+
+/** Per-lane batching defaults: flash is the configuration that fixed the incident (4 items, 80 ms). */
+export const LANE_BATCHING_DEFAULTS = {
+  flash: { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 1000, weight: 3 },
+  large: { maxBatchSize: 2, maxLatencyMs: 150, sloMs: 8000, weight: 2 },
+  typography: { maxBatchSize: 4, maxLatencyMs: 100, sloMs: 4000, weight: 2 },
+  upscale: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 6000, weight: 1 },
+} as const satisfies Record<Lane, Required<LaneOptions>>;
+
+export interface FleetWorkerOptions {
+  /** Redis URL (the worker opens its own blocking connections). */
+  redisUrl: string;
+  /** @default 'fleet' */
+  prefix?: string;
+  /** Lanes this worker drains. @default all four */
+  lanes?: readonly Lane[];
+  /** GPU index; absent for a CPU worker. @default undefined */
+  gpu?: number;
+  /** VRAM budget, bytes. @default 16 GiB (a nominal budget on CPU, where it paces work the same way) */
+  vramBytes?: number;
+  /** Where images go. */
+  store: ArtifactStore;
+  /** The model repository folder. @default './models' */
+  modelsDir?: string;
+  /** Per-lane batching; fields not given take {@link LANE_BATCHING_DEFAULTS}. */
+  batching?: Partial<Record<Lane, LaneOptions>>;
+  /** Adaptive batch size on or off. @default true */
+  adaptiveBatching?: boolean;
+  /** Creates ONNX sessions. @default OnnxSessionFactory (CUDA when present, else CPU) */
+  sessionFactory?: SessionFactory;
+  logger: Logger;
+  /** Where metrics are registered. */
+  registry: Registry;
+  /** How long a shutdown waits for batches in flight before it lets their locks lapse, ms. @default 30000 */
+  shutdownTimeoutMs?: number;
+  /** BullMQ lock duration, ms (renewed at half of it while a batch runs). @default 30000 */
+  lockDurationMs?: number;
+  /** How often lane depths are read (backlog for the batcher, gauges), ms. @default 500 */
+  depthPollMs?: number;
+  /** A worker id for logs and `fleet status`. @default `<host>-<pid>` */
+  workerId?: string;
+  /**
+   * Loads a model's pipeline. @default `loadPipeline` on ONNX sessions from `sessionFactory`. Benchmarks
+   * inject a simulated GPU here; everything around it (queues, batching, admission) stays the production path.
+   */
+  pipelineLoader?: (entry: ModelEntry) => Promise<Pipeline>;
+  /** Batcher settings beyond the per-lane ones. @default the batcher's defaults */
+  batcherOverrides?: BatcherOverrides;
+  /**
+   * Jobs each lane holds at once, fixed, instead of following the batcher's credits. Only for measuring
+   * what credits prevent (bursting); production leaves it unset. @default undefined (credits)
+   */
+  fixedConcurrency?: number;
+}
+
+export type ResolvedFleetWorkerOptions = Required<Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'fixedConcurrency'>> & {
+  gpu: number | undefined;
+  sessionFactory: SessionFactory | undefined;
+  pipelineLoader: FleetWorkerOptions['pipelineLoader'];
+  fixedConcurrency: number | undefined;
+  batching: Record<Lane, Required<LaneOptions>>;
+};
+
+export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId: string): ResolvedFleetWorkerOptions {
+  const lanes = options.lanes ?? LANES;
+  if (lanes.length === 0) throw new RangeError('lanes must name at least one lane, got none');
+  const vramBytes = options.vramBytes ?? 16 * GiB;
+  if (!(vramBytes > 0)) throw new RangeError(`vramBytes must be > 0, got ${vramBytes}`);
+  const batching = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], ...options.batching?.[lane] }])) as Record<Lane, Required<LaneOptions>>;
+  return {
+    redisUrl: options.redisUrl,
+    prefix: options.prefix ?? CONFIG_DEFAULTS.prefix,
+    lanes,
+    gpu: options.gpu,
+    vramBytes,
+    store: options.store,
+    modelsDir: options.modelsDir ?? CONFIG_DEFAULTS.modelsDir,
+    batching,
+    adaptiveBatching: options.adaptiveBatching ?? true,
+    sessionFactory: options.sessionFactory,
+    logger: options.logger,
+    registry: options.registry,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+    lockDurationMs: options.lockDurationMs ?? 30_000,
+    depthPollMs: options.depthPollMs ?? 500,
+    workerId: options.workerId ?? defaultId,
+    pipelineLoader: options.pipelineLoader,
+    batcherOverrides: options.batcherOverrides ?? {},
+    fixedConcurrency: options.fixedConcurrency,
+  };
+}
+
+/** Parses `8GiB`, `512MiB`, `8GB`, `8000000000`. */
+export function parseByteSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?\s*$/i.exec(text);
+  if (!match) throw new RangeError(`size must look like 8GiB, 512MiB or a byte count, got ${JSON.stringify(text)}`);
+  const n = Number(match[1]);
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const factor: Record<string, number> = { b: 1, k: 1024, kib: 1024, kb: 1e3, m: 1024 ** 2, mib: 1024 ** 2, mb: 1e6, g: GiB, gib: GiB, gb: 1e9, t: 1024 ** 4, tib: 1024 ** 4, tb: 1e12 };
+  return Math.round(n * factor[unit]!);
+}
