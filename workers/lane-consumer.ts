@@ -60,6 +60,8 @@ export class LaneConsumer {
       autorun: false,
       concurrency: this.wantedConcurrency(),
       lockDuration: options.lockDurationMs,
+      // A worker killed mid-batch leaves its jobs locked; they return to the queue within about two lock durations.
+      stalledInterval: options.lockDurationMs,
       maxStalledCount: 3,
     });
     this.worker.on('error', (error) => options.logger.warn({ lane: options.lane, err: error }, 'lane worker error'));

@@ -13,6 +13,7 @@ export interface WorkerCommandOptions extends ConnectionOptions {
   metricsPort: number;
   metricsHost: string;
   shutdownTimeout: number;
+  lockDuration: number;
 }
 
 export function parseLanes(text: string): Lane[] {
@@ -38,6 +39,7 @@ export async function startWorker(options: WorkerCommandOptions) {
     logger,
     registry,
     shutdownTimeoutMs: options.shutdownTimeout * 1000,
+    lockDurationMs: options.lockDuration,
   });
   const metrics = await startMetricsServer(registry, options.metricsPort, options.metricsHost);
   await worker.start();
@@ -66,6 +68,7 @@ export function workerCommand(): Command {
     .option('--metrics-port <n>', 'Prometheus /metrics port (0: any free port)', integerOption('metrics-port', 0, 65535), 9464)
     .option('--metrics-host <addr>', 'metrics bind address', '127.0.0.1')
     .option('--shutdown-timeout <s>', 'seconds to finish batches in flight on SIGTERM', integerOption('shutdown-timeout', 1, 3600), 30)
+    .option('--lock-duration <ms>', 'job lock, renewed while a batch runs; a dead worker\'s jobs return after about twice this', integerOption('lock-duration', 1000, 600_000), 30_000)
     .action(async (options: WorkerCommandOptions) => {
       const worker = await startWorker(options);
       onShutdown(worker.logger, [worker.close]);

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { FleetError } from '../../contract/index.js';
 import { assertStoreKey, type ArtifactStore, type StoredObject } from './artifact-store.js';
@@ -88,12 +88,16 @@ export class S3Store implements ArtifactStore {
   async list(subPrefix = ''): Promise<string[]> {
     const keys: string[] = [];
     const base = this.prefix === '' ? '' : `${this.prefix}/`;
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + subPrefix, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(base.length));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    // ListObjects (v1) paged by Marker, the last key seen: S3 serves it, and S3-compatible servers whose
+    // v2 continuation tokens need ciphers missing from current OpenSSL (s3rver's DES) serve it too.
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: base + subPrefix, ...(marker ? { Marker: marker } : {}) }));
+      const contents = page.Contents ?? [];
+      for (const object of contents) if (object.Key) keys.push(object.Key.slice(base.length));
+      if (!page.IsTruncated || contents.length === 0) break;
+      marker = contents[contents.length - 1]!.Key;
+    }
     return keys.sort();
   }
 
