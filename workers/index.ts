@@ -13,3 +13,4 @@ export { planRenderSize } from './render-size.js';
 export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateItem } from './pipelines/index.js';
 export type { ModelManifest, DiffusionManifest, UpscaleManifest } from './model-manifest.js';
 export type { BatcherOverrides } from './worker-options.js';
+export { loadPipeline } from './pipelines/index.js';

@@ -58,18 +58,31 @@ export class InferenceRunner {
     });
     if (pipeline.kind === 'diffusion') {
       const first = batch.payloads[0]!;
-      const images = await pipeline.run(
-        batch.payloads.map((p) => ({
-          prompt: p.job.data.request.prompt,
-          ...(p.job.data.request.negativePrompt === undefined ? {} : { negativePrompt: p.job.data.request.negativePrompt }),
-          seed: p.job.data.request.seed,
-          width: first.render.width,
-          height: first.render.height,
-          ...(first.steps === undefined ? {} : { steps: first.steps }),
-          ...(first.guidanceScale === undefined ? {} : { guidanceScale: first.guidanceScale }),
-        })),
-      );
-      return images.map(output);
+      const itemOf = (p: RenderJob) => ({
+        prompt: p.job.data.request.prompt,
+        ...(p.job.data.request.negativePrompt === undefined ? {} : { negativePrompt: p.job.data.request.negativePrompt }),
+        seed: p.job.data.request.seed,
+        width: first.render.width,
+        height: first.render.height,
+        ...(first.steps === undefined ? {} : { steps: first.steps }),
+        ...(first.guidanceScale === undefined ? {} : { guidanceScale: first.guidanceScale }),
+      });
+      try {
+        return (await pipeline.run(batch.payloads.map(itemOf))).map(output);
+      } catch (error) {
+        if (isOutOfMemory(error) || batch.payloads.length === 1) throw error;
+        // One poison item must not fail its batch-mates: run them one by one, so only it fails.
+        const outcomes: ItemOutcome<InferenceOutput>[] = [];
+        for (const payload of batch.payloads) {
+          try {
+            outcomes.push(output((await pipeline.run([itemOf(payload)]))[0]!));
+          } catch (itemError) {
+            if (isOutOfMemory(itemError)) throw itemError;
+            outcomes.push({ ok: false, error: itemError });
+          }
+        }
+        return outcomes;
+      }
     }
     const outcomes: ItemOutcome<InferenceOutput>[] = [];
     for (const payload of batch.payloads) {
