@@ -1,6 +1,7 @@
 // Evaluates the typography lane's text layer on a JSONL file of texts: renders each over a background,
 // reads it back by OCR and prints pass rates, mean CER and OCR time per check.
 // Usage: npm run eval:typography -- [--file F.jsonl] [--json] [--size 1024] [--limit N] [--out DIR] [--whitespace ignore|collapse]
+//        [--background model|gradient]  (default model: the lane's typography-v1 diffusion pipeline from ./models)
 // --whitespace sets how the check compares spaces (default: the checker's, 'ignore'); the mean CER with spaces
 // compared is printed as well either way.
 // Lines: { "text": "…", "align"?, "font"?, "weight"?, "color"?, "position"?, "onFail"? } (the request's
@@ -9,11 +10,27 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { textSpecSchema } from '../contract/index.js';
+import { loadPipeline, ModelRepository, planRenderSize, resizeRaw } from '../workers/index.js';
 import { type BackgroundProvider, characterErrorRate, gradientBackground, resolveTextSpec, TypographyRenderer } from '../workers/typography/index.js';
+import { buildModels } from './build-models.js';
 
-// The background under the text. The lane's real one comes from its diffusion pipeline (typography-v1);
-// to evaluate on it, replace this line with a provider that calls that pipeline for (width, height, seed).
-const background: BackgroundProvider = gradientBackground;
+/**
+ * The background under the text: by default the lane's own, from its diffusion pipeline (typography-v1,
+ * rendered at a size it allows and resized as the worker does); `--background gradient` for a synthetic one.
+ */
+async function laneBackground(): Promise<BackgroundProvider> {
+  await buildModels({ outDir: 'models' });
+  const entry = await new ModelRepository('models').get('typography-v1');
+  const pipeline = await loadPipeline(entry);
+  if (pipeline.kind !== 'diffusion') throw new Error('typography-v1 is not a diffusion model');
+  const provider: BackgroundProvider = async (width, height, seed) => {
+    const render = planRenderSize(pipeline.manifest.sizes, width, height);
+    const [raw] = await pipeline.run([{ prompt: 'poster background, typography layout', seed, width: render.width, height: render.height }]);
+    return resizeRaw(raw!, width, height);
+  };
+  Object.defineProperty(provider, 'name', { value: 'typography-v1 model' });
+  return provider;
+}
 
 const { values } = parseArgs({
   options: {
@@ -23,8 +40,11 @@ const { values } = parseArgs({
     limit: { type: 'string' },
     out: { type: 'string' },
     whitespace: { type: 'string' },
+    background: { type: 'string', default: 'model' },
   },
 });
+if (values.background !== 'model' && values.background !== 'gradient') throw new RangeError(`--background must be model or gradient, got ${values.background}`);
+const background: BackgroundProvider = values.background === 'model' ? await laneBackground() : gradientBackground;
 if (values.whitespace !== undefined && values.whitespace !== 'ignore' && values.whitespace !== 'collapse') {
   throw new RangeError(`--whitespace must be 'ignore' or 'collapse', got ${values.whitespace}`);
 }

@@ -14,3 +14,4 @@ export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateIt
 export type { ModelManifest, DiffusionManifest, UpscaleManifest } from './model-manifest.js';
 export type { BatcherOverrides } from './worker-options.js';
 export { loadPipeline } from './pipelines/index.js';
+export { resizeRaw, encodeImage } from './pipelines/index.js';
