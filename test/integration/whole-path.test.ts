@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import type { GenerateRequestInput, JobView } from '../../contract/index.js';
 import { createProducer, type Producer } from '../../producer/index.js';
 import { S3Store } from '../../workers/index.js';
+import { OcrChecker } from '../../workers/typography/index.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
 import { startTestWorker } from '../helpers/worker.js';
@@ -86,6 +87,11 @@ describe('whole path on real Redis with the file store: producer → router → 
     assert.equal(text.passed, true);
     assert.ok(text.cer <= 0.05);
     assert.match(text.read.replace(/\s+/g, ' '), /SUNSET BEATS/);
+    // Read the stored artifact itself back, independently of the worker's own check.
+    const stored = await sharp(await fleet.store.get(view.result!.image.key)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const ocr = await OcrChecker.load();
+    const reading = await ocr.read({ data: stored.data, width: stored.info.width, height: stored.info.height, channels: 3 }, { left: 0, top: 0, width: stored.info.width, height: stored.info.height }, 80);
+    assert.match(reading.text.replace(/\s+/g, ' '), /SUNSET ?BEATS/);
     const noText = await render(producer, { prompt: 'street sign lettering, hand painted', width: 512, height: 512, account });
     assert.deepEqual(noText.result!.text, { checked: false, reason: 'no text to draw: the request has no text field and the prompt no quoted text' });
   });
