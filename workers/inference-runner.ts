@@ -36,7 +36,7 @@ export class InferenceRunner {
 
   load = async (model: string): Promise<void> => {
     if (this.pipelines.has(model)) return;
-    const entry = await this.repository.get(model);
+    const entry = await this.repository.entry(model);
     this.pipelines.set(model, await this.loadOne(entry));
   };
 

@@ -96,7 +96,7 @@ export class LaneConsumer {
     const log = logger.child({ jobId: job.id, lane, model: job.data.model });
     try {
       const renderJob = await this.prepare(job, takenAt);
-      const entry = await this.options.repository.get(job.data.model);
+      const entry = await this.options.repository.entry(job.data.model);
       const output = await this.options.batcher.submit({
         lane,
         key: renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
@@ -128,7 +128,7 @@ export class LaneConsumer {
   /** Everything that can be checked or read before the batch: model limits, render size, upscale source. */
   private async prepare(job: Job<JobData, JobResult>, takenAt: number): Promise<RenderJob> {
     const { request, size, model } = job.data;
-    const { manifest } = await this.options.repository.get(model);
+    const { manifest } = await this.options.repository.entry(model);
     if (manifest.pipeline === 'upscale') {
       if (request.source === undefined) throw new ValidationError('upscale needs source.key', 'source');
       const source = await this.options.store.get(request.source.key);

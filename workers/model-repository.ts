@@ -22,9 +22,25 @@ export class ModelRepository {
   /** Absolute path of the repository folder. */
   readonly root: string;
 
+  private readonly cache = new Map<string, Promise<ModelEntry>>();
+
   /** @param root the models folder, usually `FleetConfig.modelsDir` (`./models`). */
   constructor(root: string) {
     this.root = resolve(root);
+  }
+
+  /**
+   * As `get`, read once per process: manifests do not change under a running worker, and the job path
+   * asks for them on every job. A failed read is not kept, so a model copied in later is found.
+   */
+  entry(name: string): Promise<ModelEntry> {
+    let entry = this.cache.get(name);
+    if (entry === undefined) {
+      entry = this.get(name);
+      this.cache.set(name, entry);
+      entry.catch(() => this.cache.delete(name));
+    }
+    return entry;
   }
 
   /**
