@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
-import { redactRedisUrl } from '../contract/index.js';
+import { Redis } from 'ioredis';
+import { createRedisConnection, redactRedisUrl, waitForRedis, type RedisClient, type RedisTlsSettings } from '../contract/index.js';
 
 export interface LocalRedis {
   /** The URL to use: the given one when it answered, else the private server's. */
@@ -15,19 +15,20 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-/** True when a Redis answers PING at `url` within `timeoutMs` (`tls` for `rediss://` URLs). */
-export async function redisAnswers(url: string, timeoutMs = 1500, tls?: RedisOptions['tls']): Promise<boolean> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: timeoutMs,
-    retryStrategy: () => null,
-    ...(tls ? { tls } : {}),
-  });
+/**
+ * True when a Redis (or a Redis Cluster, for `redis+cluster://` URLs) answers PING at `url` within `timeoutMs`.
+ * `tls` is used for `rediss://` URLs.
+ */
+export async function redisAnswers(url: string, timeoutMs = 1500, tls?: RedisTlsSettings): Promise<boolean> {
+  let redis: RedisClient;
+  try {
+    redis = createRedisConnection(url, { role: 'request', connectionName: 'fleet-probe', ...(tls ? { tls } : {}) });
+  } catch {
+    return false;
+  }
   redis.on('error', () => {});
   try {
-    await redis.connect();
+    await waitForRedis(redis, timeoutMs);
     return (await redis.ping()) === 'PONG';
   } catch {
     return false;
@@ -90,7 +91,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   });
   const userinfo = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
   const url = `${options.tls ? 'rediss' : 'redis'}://${userinfo}127.0.0.1:${port}`;
-  const tls = options.tls ? { ca: readFileSync(options.tls.caFile) } : undefined;
+  const tls = options.tls ? { caFile: options.tls.caFile } : undefined;
   const deadline = Date.now() + 10_000;
   while (!(await redisAnswers(url, 500, tls))) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -114,8 +115,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
  * Uses the Redis at `url` when it answers; otherwise starts a private redis-server when one is
  * installed; otherwise fails with a message saying how to get one.
  */
-export async function ensureRedis(url: string, say: (message: string) => void): Promise<LocalRedis> {
-  if (await redisAnswers(url)) return { url, started: false, stop: async () => {} };
+export async function ensureRedis(url: string, say: (message: string) => void, tls?: RedisTlsSettings): Promise<LocalRedis> {
+  if (await redisAnswers(url, 1500, tls)) return { url, started: false, stop: async () => {} };
   if (!redisServerInstalled()) {
     throw new Error(
       `nothing answers at ${redactRedisUrl(url)} and redis-server is not installed. ` +

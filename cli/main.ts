@@ -1,9 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { CommandFailure } from './common-options.js';
+import { drainCommand, resumeCommand } from './commands/drain-command.js';
 import { enqueueCommand } from './commands/enqueue-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
+import { jobsCommand } from './commands/jobs-command.js';
 import { policyCommand } from './commands/policy-command.js';
+import { replayCommand } from './commands/replay-command.js';
+import { statusCommand } from './commands/status-command.js';
 import { upCommand } from './commands/up-command.js';
+import { watchCommand } from './commands/watch-command.js';
 import { workerCommand } from './commands/worker-command.js';
 
 /**
@@ -14,7 +19,19 @@ const program = new Command('fleet')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [upCommand(), ingressCommand(), workerCommand(), enqueueCommand(), policyCommand()]) {
+for (const command of [
+  upCommand(),
+  ingressCommand(),
+  workerCommand(),
+  enqueueCommand(),
+  statusCommand(),
+  watchCommand(),
+  drainCommand(),
+  resumeCommand(),
+  replayCommand(),
+  jobsCommand(),
+  policyCommand(),
+]) {
   program.addCommand(command);
 }
 for (const command of program.commands) {

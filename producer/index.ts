@@ -1,4 +1,4 @@
-export { Producer, createProducer, type WaitOptions, type EnqueueOptions } from './producer.js';
+export { Producer, createProducer, type WaitOptions, type EnqueueOptions, type ReplayOptions } from './producer.js';
 export { resolveProducerOptions, PRODUCER_DEFAULTS, type ProducerOptions } from './producer-options.js';
 export { toJobView, toJobState } from './job-view.js';
 export { LaneQueues } from './lane-queues.js';

@@ -35,8 +35,19 @@ export interface WaitOptions {
 export interface EnqueueOptions {
   /** Marks the job as a replay of another (set by `fleet replay`). */
   replayOf?: string;
-  /** Use this job id instead of a fresh one (replays derive it, so replaying twice adds nothing). */
-  jobId?: string;
+  /**
+   * Use this job id instead of a fresh one (replays derive it, so replaying twice adds nothing). When the job
+   * already exists, nothing is added and the receipt says `duplicate: true`. A function receives the lane the
+   * policy chose, so the id can carry it (`<lane>.<unique>`, as `getJob` needs) even when routing moves the job.
+   */
+  jobId?: string | ((lane: Lane) => string);
+}
+
+export interface ReplayOptions {
+  /** The job replayed (recorded as `replayOf` on the new job). */
+  replayOf: string;
+  /** The new job's id; it must start with the original's lane (`<lane>.…`). */
+  jobId: string;
 }
 
 /**
@@ -89,15 +100,40 @@ export class Producer {
     };
     return this.withRedis(async () => {
       if (request.idempotencyKey !== undefined) return this.enqueueIdempotent(data, request.idempotencyKey);
-      if (options.jobId !== undefined) {
-        const job = await this.findJob(options.jobId);
+      const jobId = typeof options.jobId === 'function' ? options.jobId(lane) : options.jobId;
+      if (jobId !== undefined) {
+        if (laneOfJobId(jobId) !== lane) throw new FleetError('E_INTERNAL', `job id ${jobId} does not start with its lane ${lane}`);
+        const job = await this.findJob(jobId);
         if (job !== undefined) return { id: job.id!, lane: job.data.lane, model: job.data.model, policy: job.data.policy, duplicate: true };
       }
       await this.checkBackpressure(lane);
-      const id = options.jobId ?? makeJobId(lane, randomUUID());
+      const id = jobId ?? makeJobId(lane, randomUUID());
       await this.add(data, id);
       return { id, lane, model, policy, duplicate: false };
     });
+  }
+
+  /**
+   * Re-enqueues a job as it was: same lane, model, request (and seed) and the policy reference that placed it,
+   * without routing again (`fleet replay` without `--reroute`). Backpressure applies as for any enqueue. An
+   * existing `jobId` adds nothing (`duplicate: true`).
+   */
+  async enqueueReplay(original: JobData, options: ReplayOptions): Promise<EnqueueReceipt> {
+    const { lane, model, policy } = original;
+    if (laneOfJobId(options.jobId) !== lane) throw new FleetError('E_INTERNAL', `replay id ${options.jobId} does not start with its lane ${lane}`);
+    this.assertConnected();
+    const data: JobData = { ...original, enqueuedAt: this.options.now(), replayOf: options.replayOf };
+    return this.withRedis(async () => {
+      if ((await this.findJob(options.jobId)) !== undefined) return this.receiptOf(options.jobId);
+      await this.checkBackpressure(lane);
+      await this.add(data, options.jobId);
+      return { id: options.jobId, lane, model, policy, duplicate: false };
+    });
+  }
+
+  /** How long failed and completed jobs stay readable, seconds (replay markers live as long as failed jobs). */
+  get retention(): { completedSeconds: number; failedSeconds: number } {
+    return { completedSeconds: this.options.keepCompletedSeconds, failedSeconds: this.options.keepFailedSeconds };
   }
 
   async getJob(id: string): Promise<JobView> {

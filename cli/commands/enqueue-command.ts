@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { INTENTS, TIERS, type GenerateRequestInput } from '../../contract/index.js';
+import { FleetError, INTENTS, TIERS, type GenerateRequestInput } from '../../contract/index.js';
 import { createProducer } from '../../producer/index.js';
 import { CommandFailure, integerOption, numberOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 
@@ -14,10 +14,17 @@ interface EnqueueOptions extends ConnectionOptions {
   seed?: number;
   format?: 'png' | 'webp';
   idempotencyKey?: string;
+  source?: string;
+  scale?: 2 | 4;
+  steps?: number;
+  negativePrompt?: string;
   wait?: number;
 }
 
-/** `fleet enqueue`: one request, for operators and smoke tests. Exits 1 when the job fails. */
+/**
+ * `fleet enqueue`: one request, for operators and smoke tests. Exits 2 when the request is invalid (nothing is
+ * enqueued), 1 when Redis refuses it, the lane is over its depth limit, the job fails or `--wait` runs out.
+ */
 export function enqueueCommand(): Command {
   return withConnectionOptions(new Command('enqueue'))
     .description('enqueue one request (and optionally wait for its result)')
@@ -31,8 +38,12 @@ export function enqueueCommand(): Command {
     .option('--seed <n>', 'seed', integerOption('seed', 0, 0xffffffff))
     .addOption(new Option('--format <format>', 'png | webp').choices(['png', 'webp']))
     .option('--idempotency-key <key>', 'the same key returns the same job')
+    .option('--source <key>', 'upscale: the stored image to upscale (a key under the store prefix)')
+    .addOption(new Option('--scale <n>', 'upscale factor').choices(['2', '4']).argParser((v) => Number(v) as 2 | 4))
+    .option('--steps <n>', 'denoising steps', integerOption('steps', 1, 100))
+    .option('--negative-prompt <text>', 'what not to draw')
     .option('--wait <s>', 'wait up to S seconds for the result', numberOption('wait', 0, 3600))
-    .action(async (options: EnqueueOptions) => {
+    .action(async (options: EnqueueOptions, command: Command) => {
       const request: GenerateRequestInput = {
         prompt: options.prompt,
         account: { id: options.account, tier: options.tier },
@@ -43,11 +54,20 @@ export function enqueueCommand(): Command {
         ...(options.seed !== undefined && { seed: options.seed }),
         ...(options.format && { format: options.format }),
         ...(options.idempotencyKey && { idempotencyKey: options.idempotencyKey }),
+        ...(options.source && { source: { key: options.source } }),
+        ...(options.scale && { scale: options.scale }),
+        ...(options.steps && { steps: options.steps }),
+        ...(options.negativePrompt && { negativePrompt: options.negativePrompt }),
       };
       const producer = createProducer({ redis: options.redis, prefix: options.prefix });
       try {
         await producer.ready();
-        const receipt = await producer.enqueue(request);
+        const receipt = await producer.enqueue(request).catch((error: unknown) => {
+          if (error instanceof FleetError && error.code === 'E_VALIDATION') {
+            command.error(`error: [E_VALIDATION] ${error.message}${error.field ? ` (field ${error.field})` : ''}; nothing was enqueued`, { exitCode: 2 });
+          }
+          throw error;
+        });
         if (!options.wait) {
           console.log(options.json ? JSON.stringify(receipt) : `${receipt.id} → ${receipt.lane}/${receipt.model} (policy v${receipt.policy.version} rule ${receipt.policy.rule})`);
           return;
