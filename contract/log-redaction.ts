@@ -14,8 +14,9 @@ const SECRET_KEY = /(pass(word|wd|phrase)?|secret|secretaccesskey|token|accessto
 /** `scheme://user:password@` or `scheme://secret@` (userinfo without a colon is a password to Redis). */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]*)@/gi;
 const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/gi;
-const SECRET_QUERY = /([?&](?:password|pass|token|access_token|secret|api_key|apikey|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&\s#"']+/gi;
-const AWS_SECRET_ASSIGNMENT = /((?:aws_)?secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{16,}/gi;
+/** `name=value` / `name: value` for secret names, in query strings, config dumps and free text. */
+const SECRET_ASSIGNMENT =
+  /\b((?:password|passwd|pwd|pass|secret|client_secret|token|access_token|refresh_token|session_token|api_?key|x-amz-signature|x-amz-credential|x-amz-security-token|(?:aws_)?secret_?access_?key)["']?\s*[:=]\s*["']?)[^\s"'&,;]+/gi;
 
 /** Redis commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = new Set(['auth', 'hello', 'migrate', 'acl', 'config']);
@@ -35,8 +36,7 @@ export function redactString(text: string): string {
       return `${scheme}${colon > 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
     })
     .replace(AUTH_SCHEME, (_all, scheme: string) => `${scheme} ${REDACTED}`)
-    .replace(SECRET_QUERY, `$1${REDACTED}`)
-    .replace(AWS_SECRET_ASSIGNMENT, `$1${REDACTED}`);
+    .replace(SECRET_ASSIGNMENT, `$1${REDACTED}`);
 }
 
 /**

@@ -54,5 +54,12 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
       },
     },
   };
-  return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
+  const logger = settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
+  // pino applies `formatters.bindings` to the base bindings only; children (Object.create of their parent,
+  // so they inherit this method) get theirs scrubbed here.
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, redactSecrets(bindings) as typeof bindings, childOptions);
+  } as typeof logger.child;
+  return logger;
 }

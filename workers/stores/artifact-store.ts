@@ -25,9 +25,13 @@ export interface ArtifactStore {
   close(): Promise<void>;
 }
 
-/** A key is relative segments of [A-Za-z0-9._-], never `.` or `..`. */
+/**
+ * A key is 1–512 characters of relative segments of [A-Za-z0-9._-], never `.` or `..` (the same rule as the
+ * request's `storeKeySchema`): no absolute paths, backslashes, NUL, percent-encodings or empty segments.
+ */
 export function assertStoreKey(key: string): void {
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((s) => s === '.' || s === '..')) {
-    throw new RangeError(`store key must be relative segments of [A-Za-z0-9._-] without . or .., got ${JSON.stringify(key)}`);
+  if (key.length > 512 || !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((s) => s === '.' || s === '..')) {
+    const shown = key.length > 80 ? `${JSON.stringify(key.slice(0, 80))}… (${key.length} characters)` : JSON.stringify(key);
+    throw new RangeError(`store key must be 1–512 characters of relative segments of [A-Za-z0-9._-] without . or .., got ${shown}`);
   }
 }

@@ -1,10 +1,13 @@
-import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FleetError } from '../../contract/index.js';
 import { assertStoreKey, type ArtifactStore, type StoredObject } from './artifact-store.js';
 
-/** A folder on local disk (`file://./renders`). Writes go to a temp file and are renamed, so readers never see half an image. */
+/**
+ * A folder on local disk (`file://./renders`). Writes go to a temp file and are renamed, so readers never see half an image.
+ * Keys never leave the folder: besides the key check, the real path (symbolic links resolved) must lie inside the root.
+ */
 export class FileStore implements ArtifactStore {
   readonly root: string;
   readonly description: string;
@@ -17,6 +20,7 @@ export class FileStore implements ArtifactStore {
   async put(key: string, body: Buffer, _contentType: string): Promise<StoredObject> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
+    await this.assertInside(await realpath(dirname(path)), key);
     const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(temp, body);
     await rename(temp, path);
@@ -25,14 +29,20 @@ export class FileStore implements ArtifactStore {
 
   async get(key: string): Promise<Buffer> {
     try {
-      return await readFile(this.pathOf(key));
+      const path = this.pathOf(key);
+      await this.assertInside(await realpath(path), key);
+      return await readFile(path);
     } catch (error) {
       throw new FleetError('E_SOURCE', `no stored object ${key}`, { cause: error });
     }
   }
 
   async exists(key: string): Promise<boolean> {
-    return stat(this.pathOf(key)).then(
+    const path = this.pathOf(key);
+    const real = await realpath(path).catch(() => undefined);
+    if (real === undefined) return false;
+    await this.assertInside(real, key);
+    return stat(real).then(
       () => true,
       () => false,
     );
@@ -48,6 +58,12 @@ export class FileStore implements ArtifactStore {
   }
 
   async close(): Promise<void> {}
+
+  /** Refuses a real path (symbolic links resolved) outside the real root. */
+  private async assertInside(realPath: string, key: string): Promise<void> {
+    const realRoot = await realpath(this.root);
+    if (realPath !== realRoot && !realPath.startsWith(realRoot + sep)) throw new RangeError(`store key ${key} leaves the store (through a symbolic link)`);
+  }
 
   private pathOf(key: string): string {
     assertStoreKey(key);

@@ -56,7 +56,7 @@ export class S3Store implements ArtifactStore {
     this.onRetry = options.onRetry;
   }
 
-  put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
+  async put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
     const objectKey = this.objectKey(key);
     return this.limit(async () => {
       await this.withRetries(key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentType: contentType })));
@@ -76,8 +76,9 @@ export class S3Store implements ArtifactStore {
   }
 
   async exists(key: string): Promise<boolean> {
+    const objectKey = this.objectKey(key);
     try {
-      await this.withRetries(key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) })));
+      await this.withRetries(key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey })));
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
