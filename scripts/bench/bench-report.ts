@@ -1,0 +1,158 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { InferenceResult } from './inference-bench.js';
+import type { OverheadResult } from './overhead-bench.js';
+import type { ScenarioFigures, ScenarioResult } from './scenario-bench.js';
+
+export interface MachineDescription {
+  cpus: number;
+  cpuModel: string;
+  memoryBytes: number;
+  node: string;
+  onnxruntime: string;
+  bullmq: string;
+  platform: string;
+}
+
+export interface BenchReport {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  durationS: number;
+  commit: string;
+  machine: MachineDescription;
+  overhead: OverheadResult;
+  inference: InferenceResult;
+  scenario: ScenarioResult;
+  goals: Record<string, { goal: string; value: number; met: boolean }>;
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join('node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function describeMachine(): MachineDescription {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryBytes: totalmem(),
+    node: process.version,
+    onnxruntime: packageVersion('onnxruntime-node'),
+    bullmq: packageVersion('bullmq'),
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+/** The checked-out commit, with `-dirty` when the tree has changes (the lead commits; runs happen before). */
+export function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function evaluateGoals(r: Pick<BenchReport, 'overhead' | 'inference' | 'scenario'>): BenchReport['goals'] {
+  const s = r.scenario;
+  return {
+    overheadRatio: { goal: 'fleet / bare BullMQ ≥ 0.8', value: r.overhead.ratio, met: r.overhead.ratio >= 0.8 },
+    inferenceVsRaw: { goal: 'fleet / raw ≥ 0.9', value: r.inference.ratioVsRaw, met: r.inference.ratioVsRaw >= 0.9 },
+    inferenceVsBatch1: { goal: 'fleet / fleet batch 1 ≥ 1.4', value: r.inference.ratioVsBatch1, met: r.inference.ratioVsBatch1 >= 1.4 },
+    scenarioMedian: { goal: 'after/before median ≤ 1/3', value: s.ratios.p50, met: s.ratios.p50 <= 1 / 3 },
+    scenarioP95: { goal: 'after/before p95 ≤ 0.4', value: s.ratios.p95, met: s.ratios.p95 <= 0.4 },
+    scenarioOom: { goal: '0 OOM after', value: s.after.oom, met: s.after.oom === 0 },
+    scenarioCost: { goal: 'after/before cost per render ≤ 0.55', value: s.ratios.costPerRender, met: s.ratios.costPerRender <= 0.55 },
+    scenarioGpuBusy: { goal: 'after GPU busy ≥ 0.9 at saturation', value: s.after.gpuBusySaturated, met: s.after.gpuBusySaturated >= 0.9 },
+  };
+}
+
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+const ms = (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(2)} s` : '—');
+const x = (v: number) => `${v.toFixed(2)}×`;
+
+function scenarioRow(name: string, f: (s: ScenarioFigures) => string, s: ScenarioResult, ratio: string, incident: string): string {
+  return `| ${name} | ${f(s.before)} | ${f(s.after)} | ${ratio} | ${incident} |`;
+}
+
+/** The results as Markdown: what the README's Benchmarks section shows. */
+export function toMarkdown(report: BenchReport): string {
+  const { overhead: o, inference: i, scenario: s, machine: m } = report;
+  const lines = [
+    `Run ${report.startedAt} (${report.mode}, ${report.durationS.toFixed(0)} s), commit \`${report.commit}\`; ${m.cpus} × ${m.cpuModel}, ` +
+      `${gib(m.memoryBytes)} RAM, Node ${m.node}, onnxruntime-node ${m.onnxruntime}, BullMQ ${m.bullmq}.`,
+    '',
+    '**1. Overhead** (no-op pipeline, jobs/s, completion throughput of a pre-filled queue)',
+    '',
+    '| path | jobs/s |',
+    '| --- | ---: |',
+    `| bare BullMQ Worker, no-op processor, concurrency 100 | ${o.bullmqJobsPerSec} |`,
+    `| bare BullMQ, prioritized jobs (as the producer adds them) | ${o.bullmqPrioritizedJobsPerSec} |`,
+    `| fleet, no-op lane, credits (as deployed) | ${o.fleetJobsPerSec} |`,
+    `| fleet, no-op lane, fixed concurrency 100 | ${o.fleetFixedConcurrencyJobsPerSec} |`,
+    `| **ratio fleet / bare** (goal ≥ 0.8) | **${o.ratio.toFixed(3)}** |`,
+    '',
+    `**2. Inference** (${i.model}, ${i.sizePx}², ${i.provider}, ${i.clients} clients each holding one request)`,
+    '',
+    '| path | images/s | p50 | p95 | mean batch | inference / post-process / store per job |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+    `| raw onnxruntime loop, batch 1 | ${i.rawBatch1ImagesPerSec} | | | 1 | |`,
+    `| raw onnxruntime loop, batch 4 | ${i.rawImagesPerSec} | | | 4 | |`,
+    ...(['batch1', 'fixed4x80', 'adaptive'] as const).map((k) => {
+      const c = i.configurations[k];
+      const label = { batch1: 'fleet, batch 1', fixed4x80: 'fleet, 4 items / 80 ms', adaptive: 'fleet, 4 / 80 ms adaptive (as deployed)' }[k];
+      return `| ${label} | ${c.imagesPerSec} | ${ms(c.p50Ms)} | ${ms(c.p95Ms)} | ${c.meanBatchSize} | ${c.inferenceMs} / ${c.postProcessMs} / ${c.uploadMs} ms |`;
+    }),
+    `| **fleet / raw** (goal ≥ 0.9) · **fleet / fleet batch 1** (goal ≥ 1.4) | **${x(i.ratioVsRaw)}** · **${x(i.ratioVsBatch1)}** | | | | |`,
+    '',
+    `**3. Incident scenario** (simulated 8 GiB GPU; ${s.requests} requests at ${s.offeredLoadPerSec}/s over ${s.sustainedSeconds} s; ` +
+      `times are real-time equivalent, run at time scale ${s.timeScale})`,
+    '',
+    '| | before | after | after / before | incident |',
+    '| --- | ---: | ---: | ---: | --- |',
+    scenarioRow('median', (f) => ms(f.p50Ms), s, x(s.ratios.p50), '1.8 s → 0.6 s (0.33×)'),
+    scenarioRow('p95', (f) => ms(f.p95Ms), s, x(s.ratios.p95), '−60 % (0.40×)'),
+    scenarioRow('p99', (f) => ms(f.p99Ms), s, x(s.ratios.p99), ''),
+    scenarioRow('OOM errors', (f) => String(f.oom), s, '', 'eliminated'),
+    scenarioRow('retries', (f) => String(f.retries), s, '', ''),
+    scenarioRow('failed / unfinished jobs', (f) => `${f.failed} / ${f.unfinished}`, s, '', ''),
+    scenarioRow('GPU busy, sustained load', (f) => `${(f.gpuBusy * 100).toFixed(0)} %`, s, '', ''),
+    scenarioRow('GPU busy, saturated', (f) => `${(f.gpuBusySaturated * 100).toFixed(0)} %`, s, '', 'goal ≥ 90 %'),
+    scenarioRow('cost units per render', (f) => f.costPerRender.toFixed(2), s, x(s.ratios.costPerRender), '−45 % (0.55×)'),
+    scenarioRow('VRAM peak (demand)', (f) => `${gib(f.vramPeakBytes)} (${gib(f.vramDemandPeakBytes)})`, s, '', ''),
+    scenarioRow('VRAM budget', (f) => gib(f.vramBudgetBytes), s, '', ''),
+    scenarioRow('mean batch size', (f) => f.meanBatchSize.toFixed(2), s, '', ''),
+    scenarioRow('model loads', (f) => String(f.modelLoads), s, '', ''),
+    '',
+    '| request kind | before p50 / p95 | after p50 / p95 |',
+    '| --- | ---: | ---: |',
+    ...Object.keys(s.before.byKind).map((k) => `| ${k} | ${ms(s.before.byKind[k]!.p50Ms)} / ${ms(s.before.byKind[k]!.p95Ms)} | ${ms(s.after.byKind[k]!.p50Ms)} / ${ms(s.after.byKind[k]!.p95Ms)} |`),
+    '',
+    '**Goals**',
+    '',
+    '| goal | value | met |',
+    '| --- | ---: | --- |',
+    ...Object.values(report.goals).map((g) => `| ${g.goal} | ${g.value} | ${g.met ? 'yes' : 'no'} |`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Writes `bench/results/latest.{json,md}` and a timestamped copy of each; returns the paths. */
+export function writeResults(report: BenchReport, dir = join('bench', 'results')): string[] {
+  mkdirSync(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/[:.]/g, '-');
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const md = `# Benchmark results\n\n${toMarkdown(report)}`;
+  const paths = [join(dir, 'latest.json'), join(dir, 'latest.md'), join(dir, `${stamp}-${report.mode}.json`), join(dir, `${stamp}-${report.mode}.md`)];
+  writeFileSync(paths[0]!, json);
+  writeFileSync(paths[1]!, md);
+  writeFileSync(paths[2]!, json);
+  writeFileSync(paths[3]!, md);
+  return paths;
+}

@@ -1,0 +1,151 @@
+// Inference through the fleet against a raw onnxruntime loop, on the real ONNX flash model (CPU here).
+// See README "Benchmarks".
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LaneOptions } from '../../batching/index.js';
+import { createProducer, type Producer } from '../../producer/index.js';
+import { FileStore, LANE_BATCHING_DEFAULTS, ModelRepository } from '../../workers/index.js';
+import { loadPipeline, OnnxSessionFactory, type GenerateItem } from '../../workers/pipelines/index.js';
+import { benchPrefix, deletePrefix, REDIS_URL, startBenchWorker } from './bench-fleet.js';
+import { mean, percentile, round } from './bench-stats.js';
+
+export interface InferenceOptions {
+  modelsDir: string;
+  /** Images each fleet configuration completes in its measured window. */
+  fleetImages: number;
+  /** Timed raw batches per batch size. */
+  rawRounds: number;
+  /** Clients each holding one request at a time (enqueue, wait, repeat). @default 8 */
+  clients?: number;
+  log: (line: string) => void;
+}
+
+export interface FleetInferenceFigures {
+  imagesPerSec: number;
+  p50Ms: number;
+  p95Ms: number;
+  meanBatchSize: number;
+  /** Mean per job, ms: inference (the batch's run), post-processing (resize + sharp encode), store. */
+  inferenceMs: number;
+  postProcessMs: number;
+  uploadMs: number;
+}
+
+export interface InferenceResult {
+  model: string;
+  sizePx: number;
+  provider: string;
+  /** Raw pipeline at batch 4, images/s (the same batch size the fleet's flash lane runs). */
+  rawImagesPerSec: number;
+  rawBatch1ImagesPerSec: number;
+  /** The fleet as deployed: flash lane 4 items / 80 ms, adaptive batch size. */
+  fleetImagesPerSec: number;
+  /** The fleet with maxBatchSize 1. */
+  batch1ImagesPerSec: number;
+  ratioVsRaw: number;
+  ratioVsBatch1: number;
+  p50Ms: number;
+  p95Ms: number;
+  configurations: Record<'batch1' | 'fixed4x80' | 'adaptive', FleetInferenceFigures>;
+  clients: number;
+  imagesPerConfiguration: number;
+}
+
+const MODEL = 'flash-v1';
+const SIZE_PX = 512;
+
+async function rawImagesPerSec(modelsDir: string, rounds: number): Promise<{ batch1: number; batch4: number; provider: string }> {
+  let provider = 'cpu';
+  const factory = new OnnxSessionFactory({ executionProvider: 'cpu', onProvider: (p) => (provider = p) });
+  const pipeline = await loadPipeline(await new ModelRepository(modelsDir).get(MODEL), { sessionFactory: factory });
+  if (pipeline.kind !== 'diffusion') throw new Error(`${MODEL} is not a diffusion model`);
+  const items = (count: number, r: number): GenerateItem[] =>
+    Array.from({ length: count }, (_, i) => ({ prompt: `a red fox number ${i}`, seed: r * 100 + i, width: SIZE_PX, height: SIZE_PX }));
+  const rate = async (batch: number): Promise<number> => {
+    await pipeline.run(items(batch, 999));
+    const started = performance.now();
+    for (let r = 0; r < rounds; r++) await pipeline.run(items(batch, r));
+    return (batch * rounds) / ((performance.now() - started) / 1000);
+  };
+  const batch1 = await rate(1);
+  const batch4 = await rate(4);
+  await pipeline.release();
+  return { batch1, batch4, provider };
+}
+
+async function fleetRun(modelsDir: string, flash: LaneOptions, adaptiveBatching: boolean, images: number, clients: number): Promise<FleetInferenceFigures> {
+  const prefix = benchPrefix('inference');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-renders-'));
+  const store = new FileStore(dir);
+  const producer: Producer = createProducer({ redis: REDIS_URL, prefix });
+  const worker = await startBenchWorker(prefix, store, { lanes: ['flash'], modelsDir, batching: { flash }, adaptiveBatching, depthPollMs: 100 });
+  try {
+    await producer.ready();
+    let issued = 0;
+    const render = async (i: number) => {
+      const receipt = await producer.enqueue({ prompt: `a red fox number ${i}`, seed: i, width: SIZE_PX, height: SIZE_PX, account: { id: `a${i % 7}`, tier: 'pro' } });
+      const view = await producer.waitForResult(receipt.id, { timeoutMs: 120_000 });
+      if (view.state !== 'completed') throw new Error(`inference job ${receipt.id} ${view.state}: ${JSON.stringify(view.error)}`);
+      return view.result!;
+    };
+    // Warm-up: the model loads on the first batch; allocator arenas fill on the first few.
+    await Promise.all(Array.from({ length: clients }, (_, i) => render(1_000_000 + i)));
+    const before = worker.batcherStats()!;
+    const results: Array<NonNullable<Awaited<ReturnType<typeof render>>>> = [];
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (issued < images) results.push(await render(issued++));
+      }),
+    );
+    const elapsedS = (performance.now() - started) / 1000;
+    const after = worker.batcherStats()!;
+    const e2e = results.map((r) => r.timings.endToEndMs ?? NaN);
+    return {
+      imagesPerSec: round(results.length / elapsedS, 2),
+      p50Ms: round(percentile(e2e, 0.5), 0),
+      p95Ms: round(percentile(e2e, 0.95), 0),
+      meanBatchSize: round((after.itemsResolved - before.itemsResolved) / Math.max(1, after.batchesStarted - before.batchesStarted), 2),
+      inferenceMs: round(mean(results.map((r) => r.timings.inferenceMs ?? NaN)), 1),
+      postProcessMs: round(mean(results.map((r) => r.timings.postProcessMs ?? NaN)), 1),
+      uploadMs: round(mean(results.map((r) => r.timings.uploadMs ?? NaN)), 1),
+    };
+  } finally {
+    await producer.close();
+    await worker.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    await deletePrefix(prefix);
+  }
+}
+
+export async function runInferenceBench(options: InferenceOptions): Promise<InferenceResult> {
+  const clients = options.clients ?? 8;
+  const raw = await rawImagesPerSec(options.modelsDir, options.rawRounds);
+  options.log(`inference raw ${MODEL} ${SIZE_PX}²: batch 1 ${raw.batch1.toFixed(2)} images/s, batch 4 ${raw.batch4.toFixed(2)} images/s (${raw.provider})`);
+  const flash = LANE_BATCHING_DEFAULTS.flash;
+  const batch1 = await fleetRun(options.modelsDir, { ...flash, maxBatchSize: 1, maxLatencyMs: 0 }, false, options.fleetImages, clients);
+  options.log(`inference fleet batch 1: ${batch1.imagesPerSec} images/s`);
+  const fixed = await fleetRun(options.modelsDir, { ...flash, maxBatchSize: 4, maxLatencyMs: 80 }, false, options.fleetImages, clients);
+  options.log(`inference fleet 4/80 ms: ${fixed.imagesPerSec} images/s`);
+  const adaptive = await fleetRun(options.modelsDir, { ...flash, maxBatchSize: 4, maxLatencyMs: 80 }, true, options.fleetImages, clients);
+  options.log(`inference fleet adaptive: ${adaptive.imagesPerSec} images/s`);
+  // The raw loop once more, after the fleet runs, so a noisy neighbour during one of them shows as a spread.
+  return {
+    model: MODEL,
+    sizePx: SIZE_PX,
+    provider: raw.provider,
+    rawImagesPerSec: round(raw.batch4, 2),
+    rawBatch1ImagesPerSec: round(raw.batch1, 2),
+    fleetImagesPerSec: adaptive.imagesPerSec,
+    batch1ImagesPerSec: batch1.imagesPerSec,
+    ratioVsRaw: round(adaptive.imagesPerSec / raw.batch4, 3),
+    ratioVsBatch1: round(adaptive.imagesPerSec / batch1.imagesPerSec, 3),
+    p50Ms: adaptive.p50Ms,
+    p95Ms: adaptive.p95Ms,
+    configurations: { batch1, fixed4x80: fixed, adaptive },
+    clients,
+    imagesPerConfiguration: options.fleetImages,
+  };
+}

@@ -1,0 +1,86 @@
+// `npm run bench [-- --quick] [-- --json]`: fleet overhead, inference and the incident scenario, measured side by
+// side in one run. Prints a table (or, with --json, one JSON object and nothing else on stdout); writes
+// bench/results/latest.{json,md} and a timestamped copy. Progress goes to stderr. See README "Benchmarks".
+// Other flags: --only overhead,inference,scenario (runs a subset; results are not written), --seed N.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { buildModels } from '../build-models.js';
+import { describeMachine, evaluateGoals, gitCommit, toMarkdown, writeResults, type BenchReport } from './bench-report.js';
+import { runInferenceBench } from './inference-bench.js';
+import { runOverheadBench } from './overhead-bench.js';
+import { runScenarioBench } from './scenario-bench.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    seed: { type: 'string', default: '7' },
+    models: { type: 'string', default: 'models' },
+  },
+});
+
+// With --json stdout carries the one object: anything a library prints goes to stderr instead.
+const stdoutWrite = process.stdout.write.bind(process.stdout);
+if (values.json) {
+  console.log = console.error;
+  console.info = console.error;
+  console.warn = console.error;
+  console.debug = console.error;
+}
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+const SETTINGS = {
+  quick: {
+    overhead: { bareJobs: 8000, fleetJobs: 1500, rounds: 1 },
+    inference: { fleetImages: 24, rawRounds: 4 },
+    scenario: { timeScale: 0.1, sustainedSeconds: 150, saturationJobs: 60 },
+  },
+  full: {
+    overhead: { bareJobs: 20_000, fleetJobs: 4000, rounds: 3 },
+    inference: { fleetImages: 96, rawRounds: 12 },
+    scenario: { timeScale: 0.25, sustainedSeconds: 600, saturationJobs: 200 },
+  },
+} as const;
+
+async function main(): Promise<void> {
+  const mode = values.quick ? 'quick' : 'full';
+  const settings = SETTINGS[mode];
+  const only = new Set((values.only ?? 'overhead,inference,scenario').split(',').map((s) => s.trim()));
+  const startedAt = new Date();
+  const started = performance.now();
+  if (!existsSync(`${values.models}/flash-v1/manifest.json`)) {
+    log('building the local ONNX models (first run)');
+    await buildModels({ outDir: values.models });
+  }
+  const overhead = only.has('overhead') ? await runOverheadBench({ ...settings.overhead, modelsDir: values.models, log }) : undefined;
+  const inference = only.has('inference') ? await runInferenceBench({ ...settings.inference, modelsDir: values.models, log }) : undefined;
+  const scenario = only.has('scenario') ? await runScenarioBench({ ...settings.scenario, seed: Number(values.seed), shippedModelsDir: values.models, log }) : undefined;
+  const durationS = (performance.now() - started) / 1000;
+  if (!overhead || !inference || !scenario) {
+    stdoutWrite(`${JSON.stringify({ mode, durationS, overhead, inference, scenario }, null, values.json ? undefined : 2)}\n`);
+    return;
+  }
+  const report: BenchReport = {
+    mode,
+    startedAt: startedAt.toISOString(),
+    durationS: Math.round(durationS),
+    commit: gitCommit(),
+    machine: describeMachine(),
+    overhead,
+    inference,
+    scenario,
+    goals: evaluateGoals({ overhead, inference, scenario }),
+  };
+  const paths = writeResults(report);
+  log(`wrote ${paths.join(', ')} in ${durationS.toFixed(0)} s`);
+  stdoutWrite(values.json ? `${JSON.stringify(report)}\n` : toMarkdown(report));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
