@@ -13,10 +13,16 @@ export class WorkerSupervisor {
   private readonly children = new Map<number, ChildProcess>();
   private stopping = false;
 
+  /**
+   * @param argsFor the `fleet worker` arguments of worker `index`
+   * @param env extra environment; secrets such as the Redis URL go here, never on the command line
+   *   (where `ps` and /proc show them)
+   */
   constructor(
     private readonly argsFor: (index: number) => string[],
     private readonly count: number,
     private readonly logger: Logger,
+    private readonly env: Record<string, string> = {},
   ) {}
 
   start(): void {
@@ -39,7 +45,7 @@ export class WorkerSupervisor {
 
   private spawn(index: number, delayMs: number): void {
     const args = this.argsFor(index);
-    const child = spawn(process.execPath, [FLEET_BIN, 'worker', ...args], { stdio: 'inherit', env: process.env });
+    const child = spawn(process.execPath, [FLEET_BIN, 'worker', ...args], { stdio: 'inherit', env: { ...process.env, ...this.env } });
     const startedAt = Date.now();
     this.children.set(index, child);
     child.on('exit', (code, signal) => {

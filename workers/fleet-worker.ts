@@ -178,7 +178,7 @@ export class FleetWorker {
   }
 
   private connect(name: string): RedisClient {
-    const connection = createRedisConnection(this.options.redisUrl, { role: 'worker', connectionName: name });
+    const connection = createRedisConnection(this.options.redisUrl, { role: 'worker', connectionName: name, ...(this.options.redisTls ? { tls: this.options.redisTls } : {}) });
     connection.on('error', () => {});
     this.connections.push(connection);
     return connection;

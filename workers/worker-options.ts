@@ -1,5 +1,5 @@
 import type { BatcherOptions, LaneOptions } from '../batching/index.js';
-import { CONFIG_DEFAULTS, LANES, type Lane, type Logger } from '../contract/index.js';
+import { CONFIG_DEFAULTS, LANES, type Lane, type Logger, type RedisTlsSettings } from '../contract/index.js';
 import type { Registry } from 'prom-client';
 import type { ArtifactStore } from './stores/artifact-store.js';
 import type { SessionFactory } from './onnx-session-factory.js';
@@ -22,8 +22,10 @@ export const LANE_BATCHING_DEFAULTS = {
 } as const satisfies Record<Lane, Required<LaneOptions>>;
 
 export interface FleetWorkerOptions {
-  /** Redis URL (the worker opens its own blocking connections). */
+  /** Redis URL (the worker opens its own blocking connections): `redis://`, `rediss://`, `redis+cluster://`. */
   redisUrl: string;
+  /** TLS settings for `rediss://` URLs (a private CA). @default system CAs, verified */
+  redisTls?: RedisTlsSettings;
   /** @default 'fleet' */
   prefix?: string;
   /** Lanes this worker drains. @default all four */
@@ -67,7 +69,8 @@ export interface FleetWorkerOptions {
   fixedConcurrency?: number;
 }
 
-export type ResolvedFleetWorkerOptions = Required<Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'fixedConcurrency'>> & {
+export type ResolvedFleetWorkerOptions = Required<Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'fixedConcurrency' | 'redisTls'>> & {
+  redisTls: RedisTlsSettings | undefined;
   gpu: number | undefined;
   sessionFactory: SessionFactory | undefined;
   pipelineLoader: FleetWorkerOptions['pipelineLoader'];
@@ -83,6 +86,7 @@ export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId
   const batching = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], ...options.batching?.[lane] }])) as Record<Lane, Required<LaneOptions>>;
   return {
     redisUrl: options.redisUrl,
+    redisTls: options.redisTls,
     prefix: options.prefix ?? CONFIG_DEFAULTS.prefix,
     lanes,
     gpu: options.gpu,

@@ -35,12 +35,11 @@ export function upCommand(): Command {
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
     .option('--metrics-port <n>', 'first worker metrics port (one per worker, counting up)', integerOption('metrics-port', 0, 65535), 9464)
     .action(async (options: UpOptions) => {
-      const redis = await ensureRedis(options.redis, (message) => console.error(`fleet up: ${message}`));
+      const redis = await ensureRedis(options.redis, (message) => console.error(`fleet up: ${message}`), config.redisTls);
       const ingress = await startIngress({ ...options, redis: redis.url });
       const gpus = options.gpus === undefined ? [undefined] : options.gpus.split(',').map((g) => Number(g.trim()));
       const supervisor = new WorkerSupervisor(
         (i) => [
-          '--redis', redis.url,
           '--prefix', options.prefix,
           '--lanes', options.lanes,
           '--vram', options.vram,
@@ -51,6 +50,7 @@ export function upCommand(): Command {
         ],
         gpus.length,
         ingress.logger,
+        { REDIS_URL: redis.url },
       );
       supervisor.start();
       onShutdown(ingress.logger, [ingress.close, () => supervisor.stop(), redis.stop]);

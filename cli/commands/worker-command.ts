@@ -30,6 +30,7 @@ export async function startWorker(options: WorkerCommandOptions) {
   const store = createArtifactStore(options.store, { ...(config.s3Endpoint ? { s3Endpoint: config.s3Endpoint } : {}), s3Region: config.s3Region });
   const worker = new FleetWorker({
     redisUrl: options.redis,
+    redisTls: config.redisTls,
     prefix: options.prefix,
     lanes: parseLanes(options.lanes),
     ...(options.gpu === undefined ? {} : { gpu: options.gpu }),
@@ -66,7 +67,7 @@ export function workerCommand(): Command {
     .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', config.storeUrl)
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
     .option('--metrics-port <n>', 'Prometheus /metrics port (0: any free port)', integerOption('metrics-port', 0, 65535), 9464)
-    .option('--metrics-host <addr>', 'metrics bind address', '127.0.0.1')
+    .option('--metrics-host <addr>', 'metrics bind address (env FLEET_METRICS_HOST)', config.metricsHost)
     .option('--shutdown-timeout <s>', 'seconds to finish batches in flight on SIGTERM', integerOption('shutdown-timeout', 1, 3600), 30)
     .option('--lock-duration <ms>', 'job lock, renewed while a batch runs; a dead worker\'s jobs return after about twice this', integerOption('lock-duration', 1000, 600_000), 30_000)
     .action(async (options: WorkerCommandOptions) => {

@@ -23,7 +23,7 @@ export async function startTestWorker(prefix: string, options: Partial<FleetWork
   });
   const registry = createMetricsRegistry({ role: 'worker' });
   const worker = new FleetWorker({
-    redisUrl: REDIS_URL,
+    redisUrl: options.redisUrl ?? REDIS_URL,
     prefix,
     modelsDir: MODELS_DIR,
     logger: createLogger({ level: 'debug', destination }),
