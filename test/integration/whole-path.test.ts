@@ -141,7 +141,7 @@ describe('whole path with the S3 store (s3rver)', () => {
   before(async () => {
     s3 = await startS3rver();
     store = new S3Store({ bucket: s3.bucket, prefix: 'renders', endpoint: s3.endpoint, credentials: S3_TEST_CREDENTIALS });
-    fleet = await startTestWorker(prefix, { store, lanes: ['flash', 'upscale'] });
+    fleet = await startTestWorker(prefix, { store });
     producer = createProducer({ redis: REDIS_URL, prefix });
     await producer.ready();
   });
@@ -152,7 +152,17 @@ describe('whole path with the S3 store (s3rver)', () => {
     await cleanupPrefix(prefix);
   });
 
-  test('a preview and an upscale of an S3 source are stored in the bucket under the prefix', async () => {
+  test('every lane stores its image in the bucket under the prefix (the upscale reads its source from S3)', async () => {
+    const [exported, typography] = await Promise.all([
+      render(producer, { prompt: 'oil painting of a harbor', intent: 'export', width: 512, height: 512, account }),
+      render(producer, { prompt: 'flyer', text: { content: 'OPEN LATE' }, width: 512, height: 512, account }),
+    ]);
+    assert.match(exported.result!.image.url, /^s3:\/\/fleet-test\/renders\/large\//);
+    assert.match(typography.result!.image.url, /^s3:\/\/fleet-test\/renders\/typography\//);
+    assert.equal((typography.result!.text as { passed: boolean }).passed, true);
+    assert.ok(await store.exists(exported.result!.image.key));
+    assert.ok(await store.exists(typography.result!.image.key));
+
     const view = await render(producer, { prompt: 'low-poly mountain landscape at dusk', seed: 7, account });
     assert.match(view.result!.image.url, /^s3:\/\/fleet-test\/renders\/flash\//);
     const object = await store.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `renders/${view.result!.image.key}` }));
