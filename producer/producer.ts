@@ -139,9 +139,13 @@ export class Producer {
   async getJob(id: string): Promise<JobView> {
     this.assertConnected();
     return this.withRedis(async () => {
+      const lane = laneOfJobId(id);
+      if (lane === undefined) throw new NotFoundError(`job ${id}`);
+      // State first, then the job: a job read before it completed would show 'completed' without its result.
+      const state = await this.queues.queue(lane).getJobState(id);
       const job = await this.findJob(id);
-      if (job === undefined) throw new NotFoundError(`job ${id}`);
-      return toJobView(job, await job.getState());
+      if (job === undefined || state === 'unknown') throw new NotFoundError(`job ${id}`);
+      return toJobView(job, state);
     });
   }
 
