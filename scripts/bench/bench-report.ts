@@ -76,6 +76,7 @@ export function evaluateGoals(r: Pick<BenchReport, 'overhead' | 'inference' | 's
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 const ms = (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(2)} s` : '—');
 const x = (v: number) => `${v.toFixed(2)}×`;
+const pct = (v: number) => `${(v * 100).toFixed(0)} %`;
 
 function scenarioRow(name: string, f: (s: ScenarioFigures) => string, s: ScenarioResult, ratio: string, incident: string): string {
   return `| ${name} | ${f(s.before)} | ${f(s.after)} | ${ratio} | ${incident} |`;
@@ -94,25 +95,32 @@ export function toMarkdown(report: BenchReport): string {
     '| --- | ---: |',
     `| bare BullMQ Worker, no-op processor, concurrency 100 | ${o.bullmqJobsPerSec} |`,
     `| bare BullMQ, prioritized jobs (as the producer adds them) | ${o.bullmqPrioritizedJobsPerSec} |`,
+    `| bare BullMQ, prioritized, processor does the finisher's work (resize, PNG + WebP encode, 2 puts) | ${o.bullmqWithFinishWorkJobsPerSec} |`,
+    `| that finish work alone, no queue, 16 at a time (ceiling on this machine) | ${o.finishWorkOnlyJobsPerSec} |`,
     `| fleet, no-op lane, credits (as deployed) | ${o.fleetJobsPerSec} |`,
     `| fleet, no-op lane, fixed concurrency 100 | ${o.fleetFixedConcurrencyJobsPerSec} |`,
+    `| fleet, finisher stubbed in-process (queue + consumer + batcher only), credits | ${o.fleetStubbedFinisherJobsPerSec} |`,
+    `| fleet, finisher stubbed, fixed concurrency 100 | ${o.fleetStubbedFinisherFixedJobsPerSec} |`,
     `| **ratio fleet / bare** (goal ≥ 0.8) | **${o.ratio.toFixed(3)}** |`,
+    `| ratio fleet / bare BullMQ doing the same finish work | ${o.ratioVsBareWithFinishWork.toFixed(2)} |`,
+    `| ratio fleet with finisher stubbed / bare | ${o.ratioStubbedVsBare.toFixed(2)} |`,
     '',
     `**2. Inference** (${i.model}, ${i.sizePx}², ${i.provider}, ${i.clients} clients each holding one request)`,
     '',
-    '| path | images/s | p50 | p95 | mean batch | inference / post-process / store per job |',
-    '| --- | ---: | ---: | ---: | ---: | --- |',
-    `| raw onnxruntime loop, batch 1 | ${i.rawBatch1ImagesPerSec} | | | 1 | |`,
-    `| raw onnxruntime loop, batch 4 | ${i.rawImagesPerSec} | | | 4 | |`,
+    '| path | images/s | p50 | p95 | mean batch | inference / post-process / store per job | inference only (model time) |',
+    '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
+    `| raw onnxruntime loop, batch 1 | ${i.rawBatch1ImagesPerSec} | | | 1 | | ${i.rawBatch1ImagesPerSec} |`,
+    `| raw onnxruntime loop, batch 4 | ${i.rawImagesPerSec} | | | 4 | | ${i.rawImagesPerSec} |`,
     ...(['batch1', 'fixed4x80', 'adaptive'] as const).map((k) => {
       const c = i.configurations[k];
       const label = { batch1: 'fleet, batch 1', fixed4x80: 'fleet, 4 items / 80 ms', adaptive: 'fleet, 4 / 80 ms adaptive (as deployed)' }[k];
-      return `| ${label} | ${c.imagesPerSec} | ${ms(c.p50Ms)} | ${ms(c.p95Ms)} | ${c.meanBatchSize} | ${c.inferenceMs} / ${c.postProcessMs} / ${c.uploadMs} ms |`;
+      return `| ${label} | ${c.imagesPerSec} | ${ms(c.p50Ms)} | ${ms(c.p95Ms)} | ${c.meanBatchSize} | ${c.inferenceMs} / ${c.postProcessMs} / ${c.uploadMs} ms | ${c.inferenceOnlyImagesPerSec} |`;
     }),
-    `| **fleet / raw** (goal ≥ 0.9) · **fleet / fleet batch 1** (goal ≥ 1.4) | **${x(i.ratioVsRaw)}** · **${x(i.ratioVsBatch1)}** | | | | |`,
+    `| **fleet / raw** (goal ≥ 0.9) · **fleet / fleet batch 1** (goal ≥ 1.4) | **${x(i.ratioVsRaw)}** · **${x(i.ratioVsBatch1)}** | | | | | ${x(i.inferenceOnlyRatioVsRaw)} |`,
     '',
-    `**3. Incident scenario** (simulated 8 GiB GPU; ${s.requests} requests at ${s.offeredLoadPerSec}/s over ${s.sustainedSeconds} s; ` +
-      `times are real-time equivalent, run at time scale ${s.timeScale})`,
+    `**3. Incident scenario** (${s.gpus} simulated 8 GiB GPUs, one FleetWorker each, in both configurations; ` +
+      `after placement: ${s.placement.map((lanes, gpu) => `GPU${gpu} ${lanes.join(' + ')}`).join(', ')}; ` +
+      `${s.requests} requests at ${s.offeredLoadPerSec}/s over ${s.sustainedSeconds} s; times are real-time equivalent, run at time scale ${s.timeScale})`,
     '',
     '| | before | after | after / before | incident |',
     '| --- | ---: | ---: | ---: | --- |',
@@ -122,17 +130,22 @@ export function toMarkdown(report: BenchReport): string {
     scenarioRow('OOM errors', (f) => String(f.oom), s, '', 'eliminated'),
     scenarioRow('retries', (f) => String(f.retries), s, '', ''),
     scenarioRow('failed / unfinished jobs', (f) => `${f.failed} / ${f.unfinished}`, s, '', ''),
-    scenarioRow('GPU busy, sustained load', (f) => `${(f.gpuBusy * 100).toFixed(0)} %`, s, '', ''),
-    scenarioRow('GPU busy, saturated', (f) => `${(f.gpuBusySaturated * 100).toFixed(0)} %`, s, '', 'goal ≥ 90 %'),
+    scenarioRow('GPU busy, sustained load (per GPU)', (f) => `${pct(f.gpuBusy)} (${f.gpus.map((g) => pct(g.gpuBusy)).join(' / ')})`, s, '', ''),
+    scenarioRow('GPU busy, saturated (per GPU)', (f) => `${pct(f.gpuBusySaturated)} (${f.gpus.map((g) => pct(g.gpuBusySaturated)).join(' / ')})`, s, '', 'goal ≥ 90 %'),
     scenarioRow('cost units per render', (f) => f.costPerRender.toFixed(2), s, x(s.ratios.costPerRender), '−45 % (0.55×)'),
-    scenarioRow('VRAM peak (demand)', (f) => `${gib(f.vramPeakBytes)} (${gib(f.vramDemandPeakBytes)})`, s, '', ''),
-    scenarioRow('VRAM budget', (f) => gib(f.vramBudgetBytes), s, '', ''),
+    scenarioRow('VRAM peak per GPU (demand)', (f) => f.gpus.map((g) => `${gib(g.vramPeakBytes)} (${gib(g.vramDemandPeakBytes)})`).join(' / '), s, '', ''),
+    scenarioRow('VRAM budget per worker', (f) => gib(f.vramBudgetBytes), s, '', ''),
+    scenarioRow('OOM per GPU', (f) => f.gpus.map((g) => String(g.oom)).join(' / '), s, '', ''),
     scenarioRow('mean batch size', (f) => f.meanBatchSize.toFixed(2), s, '', ''),
-    scenarioRow('model loads', (f) => String(f.modelLoads), s, '', ''),
+    scenarioRow('model loads per GPU', (f) => f.gpus.map((g) => String(g.modelLoads)).join(' / '), s, '', ''),
     '',
-    '| request kind | before p50 / p95 | after p50 / p95 |',
-    '| --- | ---: | ---: |',
-    ...Object.keys(s.before.byKind).map((k) => `| ${k} | ${ms(s.before.byKind[k]!.p50Ms)} / ${ms(s.before.byKind[k]!.p95Ms)} | ${ms(s.after.byKind[k]!.p50Ms)} / ${ms(s.after.byKind[k]!.p95Ms)} |`),
+    '| request kind | before p50 / p95 | after p50 / p95 | after: queue / batch wait / inference / finish (mean) | after mean batch |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...Object.keys(s.before.byKind).map((k) => {
+      const b = s.before.byKind[k]!;
+      const a = s.after.byKind[k]!;
+      return `| ${k} | ${ms(b.p50Ms)} / ${ms(b.p95Ms)} | ${ms(a.p50Ms)} / ${ms(a.p95Ms)} | ${[a.queueWaitMs, a.batchWaitMs, a.inferenceMs, a.finishMs].map(ms).join(' / ')} | ${a.meanBatchSize.toFixed(2)} |`;
+    }),
     '',
     '**Goals**',
     '',

@@ -3,11 +3,12 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createProducer } from '../../producer/index.js';
-import { LANE_BATCHING_DEFAULTS } from '../../workers/index.js';
+import { encodeImage, LANE_BATCHING_DEFAULTS, resizeRaw, type RawImage } from '../../workers/index.js';
 import { benchPrefix, deletePrefix, inParallel, LaneCounter, REDIS_URL, startBenchWorker } from './bench-fleet.js';
 import { round } from './bench-stats.js';
 import { MemoryStore } from './memory-store.js';
-import { loadNoopPipeline } from './noop-pipeline.js';
+import { loadNoopPipeline, NOOP_IMAGE_SIDE_PX } from './noop-pipeline.js';
+import { withStubbedFinisher } from './stubbed-finisher.js';
 
 export interface OverheadOptions {
   /** Jobs per measured round of the bare BullMQ path (it is ~20× faster, so it needs more for a stable rate). */
@@ -33,6 +34,21 @@ export interface OverheadResult {
   fleetFixedConcurrencyJobsPerSec: number;
   /** Bare BullMQ with a priority on every job, as the producer sets one per tier. */
   bullmqPrioritizedJobsPerSec: number;
+  /**
+   * Bare BullMQ (prioritized jobs, concurrency 100) whose processor does the fleet finisher's real work for
+   * the same request: resize the 8×8 output to 64×64, PNG encode, WebP thumbnail, two puts to a memory store.
+   */
+  bullmqWithFinishWorkJobsPerSec: number;
+  /** That work alone, no queue, 16 at a time: the ceiling for any path that does it on this machine. */
+  finishWorkOnlyJobsPerSec: number;
+  /** The fleet with the finisher stubbed out in-process (no resize, encode, store): queue + consumer + batcher. */
+  fleetStubbedFinisherJobsPerSec: number;
+  /** The same with fixed concurrency 100 instead of credits. */
+  fleetStubbedFinisherFixedJobsPerSec: number;
+  /** fleet / bare BullMQ doing the same finish work (what the fleet's own machinery costs). */
+  ratioVsBareWithFinishWork: number;
+  /** fleet stubbed finisher / bare BullMQ no-op (queue + batcher overhead alone). */
+  ratioStubbedVsBare: number;
   bareJobsPerRound: number;
   fleetJobsPerRound: number;
   rounds: number;
@@ -51,7 +67,23 @@ export interface OverheadResult {
 const REQUEST_SIDE_PX = 64;
 const NOOP_BATCHING = { maxBatchSize: 32, maxLatencyMs: 5 } as const;
 
-async function bareRound(jobs: number, concurrency: number, enqueueConcurrency: number, priority?: number) {
+/** What the fleet's finisher does for one no-op job, done directly: resize 8×8 → 64×64, PNG + WebP thumbnail, two puts. */
+async function finishWork(store: MemoryStore, i: number): Promise<void> {
+  const raw: RawImage = { pixels: new Uint8Array(NOOP_IMAGE_SIDE_PX * NOOP_IMAGE_SIDE_PX * 3).fill(127), width: NOOP_IMAGE_SIDE_PX, height: NOOP_IMAGE_SIDE_PX, channels: 3 };
+  const image = await resizeRaw(raw, REQUEST_SIDE_PX, REQUEST_SIDE_PX);
+  const encoded = await encodeImage(image, { format: 'png', thumbnail: true });
+  await Promise.all([store.put(`flash/${i}.png`, encoded.data, encoded.contentType), store.put(`flash/${i}.thumb.webp`, encoded.thumbnail!.data, 'image/webp')]);
+}
+
+async function finishWorkOnly(jobs: number): Promise<number> {
+  const store = new MemoryStore();
+  const started = performance.now();
+  await inParallel(jobs, 16, (i) => finishWork(store, i));
+  await store.close();
+  return jobs / ((performance.now() - started) / 1000);
+}
+
+async function bareRound(jobs: number, concurrency: number, enqueueConcurrency: number, priority?: number, withFinishWork = false) {
   const prefix = benchPrefix('bare');
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue('noop', { connection, prefix: `{${prefix}:noop}` });
@@ -64,13 +96,16 @@ async function bareRound(jobs: number, concurrency: number, enqueueConcurrency: 
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     const started = performance.now();
-    const worker = new Worker('noop', async () => {}, { connection: workerConnection, prefix: `{${prefix}:noop}`, concurrency });
+    const store = new MemoryStore();
+    const processor = withFinishWork ? async (job: { id?: string }) => finishWork(store, Number(job.id)) : async () => {};
+    const worker = new Worker('noop', processor, { connection: workerConnection, prefix: `{${prefix}:noop}`, concurrency });
     worker.on('completed', () => {
       if (++completed === jobs) done();
     });
     await finished;
     const elapsedMs = performance.now() - started;
     await worker.close();
+    await store.close();
     workerConnection.disconnect();
     return { jobsPerSec: jobs / (elapsedMs / 1000), enqueuePerSec: jobs / (enqueueMs / 1000) };
   } finally {
@@ -123,17 +158,29 @@ export async function runOverheadBench(options: OverheadOptions): Promise<Overhe
   const barePriority: number[] = [];
   const fleet: Array<{ jobsPerSec: number; enqueuePerSec: number; meanBatchSize: number }> = [];
   const fleetFixed: number[] = [];
+  const bareWork: number[] = [];
+  const workOnly: number[] = [];
+  const stubbed: number[] = [];
+  const stubbedFixed: number[] = [];
   // Warm-up: JIT, Lua script loading, sharp, connections.
   await bareRound(2000, concurrency, enqueueConcurrency);
   await fleetRound(300, enqueueConcurrency, options.modelsDir);
+  await finishWorkOnly(300);
   for (let round = 0; round < options.rounds; round++) {
     bare.push(await bareRound(options.bareJobs, concurrency, enqueueConcurrency));
     fleet.push(await fleetRound(options.fleetJobs, enqueueConcurrency, options.modelsDir));
     barePriority.push((await bareRound(options.bareJobs, concurrency, enqueueConcurrency, 2)).jobsPerSec);
     fleetFixed.push((await fleetRound(options.fleetJobs, enqueueConcurrency, options.modelsDir, concurrency)).jobsPerSec);
+    bareWork.push((await bareRound(options.fleetJobs, concurrency, enqueueConcurrency, 2, true)).jobsPerSec);
+    workOnly.push(await finishWorkOnly(options.fleetJobs));
+    // The stubbed fleet is ~10× faster than with the finisher, so it gets the bare path's job count.
+    stubbed.push((await withStubbedFinisher(() => fleetRound(options.bareJobs, enqueueConcurrency, options.modelsDir))).jobsPerSec);
+    stubbedFixed.push((await withStubbedFinisher(() => fleetRound(options.bareJobs, enqueueConcurrency, options.modelsDir, concurrency))).jobsPerSec);
     options.log(
-      `overhead round ${round + 1}: bare BullMQ ${bare.at(-1)!.jobsPerSec.toFixed(0)} jobs/s (prioritized ${barePriority.at(-1)!.toFixed(0)}), ` +
-        `fleet ${fleet.at(-1)!.jobsPerSec.toFixed(0)} jobs/s (fixed concurrency ${concurrency}: ${fleetFixed.at(-1)!.toFixed(0)})`,
+      `overhead round ${round + 1}: bare BullMQ ${bare.at(-1)!.jobsPerSec.toFixed(0)} jobs/s (prioritized ${barePriority.at(-1)!.toFixed(0)}, ` +
+        `with finish work ${bareWork.at(-1)!.toFixed(0)}), finish work alone ${workOnly.at(-1)!.toFixed(0)}, ` +
+        `fleet ${fleet.at(-1)!.jobsPerSec.toFixed(0)} jobs/s (fixed concurrency ${concurrency}: ${fleetFixed.at(-1)!.toFixed(0)}; ` +
+        `finisher stubbed ${stubbed.at(-1)!.toFixed(0)}, fixed ${stubbedFixed.at(-1)!.toFixed(0)})`,
     );
   }
   const fleetJobsPerSec = median(fleet.map((r) => r.jobsPerSec));
@@ -144,6 +191,12 @@ export async function runOverheadBench(options: OverheadOptions): Promise<Overhe
     ratio: round(fleetJobsPerSec / bullmqJobsPerSec, 3),
     fleetFixedConcurrencyJobsPerSec: round(median(fleetFixed), 0),
     bullmqPrioritizedJobsPerSec: round(median(barePriority), 0),
+    bullmqWithFinishWorkJobsPerSec: round(median(bareWork), 0),
+    finishWorkOnlyJobsPerSec: round(median(workOnly), 0),
+    fleetStubbedFinisherJobsPerSec: round(median(stubbed), 0),
+    fleetStubbedFinisherFixedJobsPerSec: round(median(stubbedFixed), 0),
+    ratioVsBareWithFinishWork: round(fleetJobsPerSec / median(bareWork), 3),
+    ratioStubbedVsBare: round(median(stubbed) / bullmqJobsPerSec, 3),
     bareJobsPerRound: options.bareJobs,
     fleetJobsPerRound: options.fleetJobs,
     rounds: options.rounds,

@@ -1,14 +1,16 @@
 // `npm run bench [-- --quick] [-- --json]`: fleet overhead, inference and the incident scenario, measured side by
 // side in one run. Prints a table (or, with --json, one JSON object and nothing else on stdout); writes
 // bench/results/latest.{json,md} and a timestamped copy. Progress goes to stderr. See README "Benchmarks".
-// Other flags: --only overhead,inference,scenario (runs a subset; results are not written), --seed N.
+// Other flags: --only overhead,inference,scenario (runs a subset; results are not written), --seed N,
+// --gpus N (simulated GPUs in the scenario, default 2), --placement 'flash,typography,upscale;large' (the after
+// configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts).
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildModels } from '../build-models.js';
 import { describeMachine, evaluateGoals, gitCommit, toMarkdown, writeResults, type BenchReport } from './bench-report.js';
 import { runInferenceBench } from './inference-bench.js';
 import { runOverheadBench } from './overhead-bench.js';
-import { runScenarioBench } from './scenario-bench.js';
+import { parsePlacement, runScenarioBench } from './scenario-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +19,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     seed: { type: 'string', default: '7' },
     models: { type: 'string', default: 'models' },
+    gpus: { type: 'string', default: '2' },
+    placement: { type: 'string' },
   },
 });
 
@@ -55,7 +59,11 @@ async function main(): Promise<void> {
   }
   const overhead = only.has('overhead') ? await runOverheadBench({ ...settings.overhead, modelsDir: values.models, log }) : undefined;
   const inference = only.has('inference') ? await runInferenceBench({ ...settings.inference, modelsDir: values.models, log }) : undefined;
-  const scenario = only.has('scenario') ? await runScenarioBench({ ...settings.scenario, seed: Number(values.seed), shippedModelsDir: values.models, log }) : undefined;
+  const placement = values.placement === undefined ? undefined : parsePlacement(values.placement);
+  const gpus = placement?.length ?? Number(values.gpus);
+  const scenario = only.has('scenario')
+    ? await runScenarioBench({ ...settings.scenario, seed: Number(values.seed), shippedModelsDir: values.models, gpus, ...(placement ? { placement } : {}), log })
+    : undefined;
   const durationS = (performance.now() - started) / 1000;
   if (!overhead || !inference || !scenario) {
     stdoutWrite(`${JSON.stringify({ mode, durationS, overhead, inference, scenario }, null, values.json ? undefined : 2)}\n`);

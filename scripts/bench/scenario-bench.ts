@@ -1,14 +1,15 @@
-// The incident scenario: blended editor traffic on a simulated 8 GiB GPU, before (one large model for
-// everything, batch 1, bursting concurrency, no admission) and after (default policy, micro-batching, VRAM
-// admission, credits). Only the GPU is simulated; see simulated-gpu.ts and README "Benchmarks".
+// The incident scenario: blended editor traffic on N simulated 8 GiB GPUs (one FleetWorker per GPU, as
+// deployed), before (every worker serves the one large model for everything, batch 1, bursting concurrency,
+// no admission) and after (default policy, lanes placed per GPU, micro-batching, VRAM admission, credits).
+// Only the GPUs are simulated; see simulated-gpu.ts and README "Benchmarks".
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { LANE_DEFAULT_SIZE, LANES, type GenerateRequestInput, type JobView } from '../../contract/index.js';
+import { LANE_DEFAULT_SIZE, LANES, type GenerateRequestInput, type JobView, type Lane } from '../../contract/index.js';
 import { createProducer, type Producer } from '../../producer/index.js';
 import { CompiledPolicy, loadDefaultPolicy, parsePolicy, staticPolicySource } from '../../router/index.js';
-import { LANE_BATCHING_DEFAULTS, planRenderSize, type FleetWorkerOptions } from '../../workers/index.js';
+import { LANE_BATCHING_DEFAULTS, planRenderSize, type FleetWorker, type FleetWorkerOptions } from '../../workers/index.js';
 import { benchPrefix, deletePrefix, LaneCounter, REDIS_URL, startBenchWorker } from './bench-fleet.js';
 import { mean, percentile, round, seededRandom, sleep } from './bench-stats.js';
 import { MemoryStore } from './memory-store.js';
@@ -29,11 +30,43 @@ export interface ScenarioOptions {
   sustainedSeconds: number;
   /** Jobs enqueued at once for the saturation phase. */
   saturationJobs: number;
-  /** Offered load as a share of the before configuration's nominal capacity. @default 0.8 */
+  /** Offered load as a share of the before configuration's nominal capacity (all GPUs). @default 0.8 */
   loadFactor?: number;
+  /** Simulated GPUs, each an 8 GiB device with its own FleetWorker, in both configurations. @default 2 */
+  gpus?: number;
+  /**
+   * The after configuration's lanes per GPU (index = GPU), each worker started with `lanes` = its entry.
+   * Every lane must be placed at least once. @default {@link defaultPlacement}(gpus)
+   */
+  placement?: readonly (readonly Lane[])[];
   seed: number;
   shippedModelsDir: string;
   log: (line: string) => void;
+}
+
+/** One request kind's figures; times real-time equivalent, means over completed jobs. */
+export interface KindFigures {
+  count: number;
+  p50Ms: number;
+  p95Ms: number;
+  meanBatchSize: number;
+  queueWaitMs: number;
+  batchWaitMs: number;
+  inferenceMs: number;
+  /** Resize, encode and store: CPU work that the time scale does not shrink (see README). */
+  finishMs: number;
+}
+
+/** One simulated GPU's figures within a configuration. */
+export interface GpuFigures {
+  gpu: number;
+  lanes: readonly Lane[];
+  gpuBusy: number;
+  gpuBusySaturated: number;
+  vramPeakBytes: number;
+  vramDemandPeakBytes: number;
+  oom: number;
+  modelLoads: number;
 }
 
 /** One configuration's figures; every time is real-time equivalent (wall time ÷ timeScale). */
@@ -43,23 +76,27 @@ export interface ScenarioFigures {
   p99Ms: number;
   oom: number;
   retries: number;
-  /** Share of the sustained phase the device had at least one batch running. */
+  /** Share of the sustained phase the devices had at least one batch running (mean over the GPUs). */
   gpuBusy: number;
   /** The same while a backlog keeps the fleet saturated. */
   gpuBusySaturated: number;
   costPerRender: number;
-  /** Highest device memory in use (what did not fit was refused with an OOM). */
+  /** Highest device memory in use on any one GPU (what did not fit was refused with an OOM). */
   vramPeakBytes: number;
-  /** Highest device memory asked for at once, refused allocations included. */
+  /** Highest device memory asked for at once on any one GPU, refused allocations included. */
   vramDemandPeakBytes: number;
+  /** Each worker's VRAM budget. */
   vramBudgetBytes: number;
+  /** Per GPU: its lanes, busy share, VRAM peak, OOMs, model loads. */
+  gpus: GpuFigures[];
   completed: number;
   failed: number;
   /** Jobs still unfinished when the drain deadline passed (left out of the percentiles). */
   unfinished: number;
   meanBatchSize: number;
   modelLoads: number;
-  byKind: Record<string, { count: number; p50Ms: number; p95Ms: number }>;
+  /** Per request kind: latency percentiles, the mean batch its jobs ran in, and where the mean time went. */
+  byKind: Record<string, KindFigures>;
 }
 
 export interface ScenarioResult {
@@ -72,6 +109,9 @@ export interface ScenarioResult {
   sustainedSeconds: number;
   requests: number;
   deviceBytes: number;
+  gpus: number;
+  /** The after configuration's lanes per GPU. */
+  placement: Lane[][];
 }
 
 /** Every request to the large lane and model: the incident's configuration, as a policy document. */
@@ -80,6 +120,30 @@ export const ALL_LARGE_POLICY = {
   models: loadDefaultPolicy().models,
   rules: [{ id: 'everything-large', lane: 'large', model: 'large-v1' }],
 };
+
+/**
+ * Lanes per GPU for the after configuration: one GPU serves everything; with more, the first ⌊n/2⌋ serve flash,
+ * typography and upscale (5.6 GB resident together) and the rest `large` (5.3 GB of weights plus 1.3 GB per
+ * 1024² image: it cannot share 8 GiB with flash and typography without swapping). In this mix the large lane
+ * is about 60 % of the after configuration's GPU time, so it gets the larger half.
+ */
+export function defaultPlacement(gpus: number): Lane[][] {
+  if (!Number.isInteger(gpus) || gpus < 1) throw new RangeError(`gpus must be an integer >= 1, got ${gpus}`);
+  if (gpus === 1) return [[...LANES]];
+  const mixed = Math.floor(gpus / 2);
+  return Array.from({ length: gpus }, (_, i) => (i < mixed ? ['flash', 'typography', 'upscale'] : ['large']));
+}
+
+/** Parses `flash,typography,upscale;large` (GPUs separated by `;`, lanes by `,`). */
+export function parsePlacement(text: string): Lane[][] {
+  const placement = text.split(';').map((gpu) => gpu.split(',').map((lane) => lane.trim()).filter((lane) => lane !== ''));
+  for (const lanes of placement) {
+    if (lanes.length === 0) throw new RangeError(`placement must give every GPU at least one lane, got ${JSON.stringify(text)}`);
+    for (const lane of lanes) if (!(LANES as readonly string[]).includes(lane)) throw new RangeError(`placement names unknown lane ${JSON.stringify(lane)}; lanes are ${LANES.join(', ')}`);
+  }
+  for (const lane of LANES) if (!placement.some((lanes) => lanes.includes(lane))) throw new RangeError(`placement must place lane ${lane} on some GPU, got ${JSON.stringify(text)}`);
+  return placement as Lane[][];
+}
 
 /** Solo device time of one image of a request on the large model at batch 1, real ms (the before's service time). */
 function beforeServiceMs(request: GenerateRequestInput): number {
@@ -127,13 +191,16 @@ async function runConfiguration(
   saturation: ReadonlyArray<{ kind: TrafficClass['name']; request: GenerateRequestInput }>,
   options: ScenarioOptions,
   modelsDir: string,
+  placement: readonly (readonly Lane[])[],
 ): Promise<ScenarioFigures> {
   const ts = options.timeScale;
   const prefix = benchPrefix(`scenario-${config}`);
   const store = new MemoryStore();
   const source = await sharp({ create: { width: UPSCALE_SOURCE_SIDE_PX, height: UPSCALE_SOURCE_SIDE_PX, channels: 3, background: { r: 90, g: 120, b: 160 } } }).png().toBuffer();
   for (const key of UPSCALE_SOURCE_KEYS) await store.put(key, source, 'image/png');
-  const device = new SimulatedDevice({ capacityBytes: DEVICE_BYTES });
+  // Before: every worker serves every lane (only `large` gets traffic). After: each GPU's worker drains its placed lanes.
+  const lanesPerGpu = config === 'before' ? placement.map(() => LANES) : placement;
+  const devices = lanesPerGpu.map((_, gpu) => new SimulatedDevice({ capacityBytes: DEVICE_BYTES, deviceIndex: gpu }));
   const producer = createProducer({
     redis: REDIS_URL,
     prefix,
@@ -142,19 +209,27 @@ async function runConfiguration(
     ...(config === 'before' ? { policy: staticPolicySource(new CompiledPolicy(parsePolicy(ALL_LARGE_POLICY), 1)) } : {}),
   });
   const counter = new LaneCounter(prefix, LANES);
-  const options_ = workerOptions(config, ts);
-  const worker = await startBenchWorker(prefix, store, {
-    ...options_,
-    modelsDir,
-    pipelineLoader: simulatedPipelineLoader(device, ts),
-    depthPollMs: Math.max(20, Math.round(500 * ts)),
-  });
+  const workers: FleetWorker[] = [];
+  const sumStats = (field: 'itemsResolved' | 'itemsRejected' | 'batchesStarted' | 'modelLoads') => workers.reduce((sum, w) => sum + w.batcherStats()![field], 0);
   try {
+    for (const [gpu, lanes] of lanesPerGpu.entries()) {
+      workers.push(
+        await startBenchWorker(prefix, store, {
+          ...workerOptions(config, ts),
+          lanes,
+          gpu,
+          workerId: `bench-${config}-gpu${gpu}`,
+          modelsDir,
+          pipelineLoader: simulatedPipelineLoader(devices[gpu]!, ts),
+          depthPollMs: Math.max(20, Math.round(500 * ts)),
+        }),
+      );
+    }
     await producer.ready();
     // Sustained phase: open-loop arrivals at the offered rate (the traffic does not slow down when the fleet does).
     const issued: Issued[] = [];
     const enqueueErrors: unknown[] = [];
-    device.resetWindow();
+    for (const device of devices) device.resetWindow();
     const startedAt = performance.now();
     const pending: Promise<void>[] = [];
     for (const arrival of arrivals) {
@@ -170,59 +245,79 @@ async function runConfiguration(
     await Promise.all(pending);
     const remainingMs = options.sustainedSeconds * 1000 * ts - (performance.now() - startedAt);
     if (remainingMs > 0) await sleep(remainingMs);
-    const sustained = device.stats();
-    const stats0 = worker.batcherStats()!;
+    const sustained = devices.map((d) => d.stats());
+    const batch0 = { items: sumStats('itemsResolved') + sumStats('itemsRejected'), batches: sumStats('batchesStarted') };
     // Drain: what arrived finishes (or is reported unfinished after the deadline).
     await counter.waitFor(issued.length, Math.max(20_000, options.sustainedSeconds * 1000 * ts), 50).catch(() => undefined);
-    const drained = device.stats();
+    const drained = devices.map((d) => d.stats());
     const views = await collect(producer, issued);
 
     // Saturation phase: a backlog of the same mix, busy fraction while 80 % of it completes.
     const finishedBefore = await counter.finished();
     const saturationIssued: Issued[] = [];
     await Promise.all(saturation.map(async (s) => saturationIssued.push({ id: (await producer.enqueue(s.request)).id, kind: s.kind })));
-    device.resetWindow();
+    for (const device of devices) device.resetWindow();
     const target = Math.floor(saturation.length * 0.8);
     await counter.waitFor(finishedBefore + target, Math.max(30_000, options.sustainedSeconds * 1000 * ts), 20).catch(() => undefined);
-    const saturated = device.stats();
-    const stats1 = worker.batcherStats()!;
+    const saturated = devices.map((d) => d.stats());
 
     const completed = views.filter((v) => v.view?.state === 'completed');
     const failed = views.filter((v) => v.view?.state === 'failed');
-    const e2e = (list: typeof views) => list.map((v) => (v.view!.result!.timings.endToEndMs ?? NaN) / ts);
-    const all = e2e(completed);
+    const all = completed.map((v) => (v.view!.result!.timings.endToEndMs ?? NaN) / ts);
     const byKind: ScenarioFigures['byKind'] = {};
     for (const c of TRAFFIC_MIX) {
-      const ms = e2e(completed.filter((v) => v.kind === c.name));
-      byKind[c.name] = { count: ms.length, p50Ms: round(percentile(ms, 0.5), 0), p95Ms: round(percentile(ms, 0.95), 0) };
+      const jobs = completed.filter((v) => v.kind === c.name).map((v) => v.view!.result!);
+      const ms = jobs.map((r) => (r.timings.endToEndMs ?? NaN) / ts);
+      const meanOf = (f: (r: (typeof jobs)[number]) => number | undefined) => round(mean(jobs.map((r) => (f(r) ?? NaN) / ts)), 0);
+      byKind[c.name] = {
+        count: ms.length,
+        p50Ms: round(percentile(ms, 0.5), 0),
+        p95Ms: round(percentile(ms, 0.95), 0),
+        meanBatchSize: round(mean(jobs.map((r) => r.batch?.size ?? NaN)), 2),
+        queueWaitMs: meanOf((r) => r.timings.queueWaitMs),
+        batchWaitMs: meanOf((r) => r.timings.batchWaitMs),
+        inferenceMs: meanOf((r) => r.timings.inferenceMs),
+        finishMs: meanOf((r) => (r.timings.postProcessMs ?? 0) + (r.timings.uploadMs ?? 0)),
+      };
     }
     // BullMQ counts the finishing attempt in attemptsMade, so a job that never failed shows 1.
     const retries = views.reduce((sum, v) => sum + Math.max(0, (v.view?.attempts ?? 1) - 1), 0);
     if (enqueueErrors.length > 0) options.log(`scenario ${config}: ${enqueueErrors.length} enqueue errors, first: ${String(enqueueErrors[0])}`);
+    const gpus: GpuFigures[] = devices.map((_, gpu) => ({
+      gpu,
+      lanes: lanesPerGpu[gpu]!,
+      gpuBusy: round(sustained[gpu]!.busyFraction, 3),
+      gpuBusySaturated: round(saturated[gpu]!.busyFraction, 3),
+      vramPeakBytes: Math.max(sustained[gpu]!.peakBytes, drained[gpu]!.peakBytes),
+      vramDemandPeakBytes: Math.max(sustained[gpu]!.demandPeakBytes, drained[gpu]!.demandPeakBytes),
+      oom: drained[gpu]!.oom,
+      modelLoads: workers[gpu]!.batcherStats()!.modelLoads,
+    }));
     return {
       p50Ms: round(percentile(all, 0.5), 0),
       p95Ms: round(percentile(all, 0.95), 0),
       p99Ms: round(percentile(all, 0.99), 0),
-      oom: drained.oom,
+      oom: gpus.reduce((sum, g) => sum + g.oom, 0),
       retries,
-      gpuBusy: round(sustained.busyFraction, 3),
-      gpuBusySaturated: round(saturated.busyFraction, 3),
+      gpuBusy: round(mean(sustained.map((s) => s.busyFraction)), 3),
+      gpuBusySaturated: round(mean(saturated.map((s) => s.busyFraction)), 3),
       costPerRender: round(mean(completed.map((v) => v.view!.result!.costUnits ?? NaN)), 3),
-      vramPeakBytes: Math.max(sustained.peakBytes, drained.peakBytes),
-      vramDemandPeakBytes: Math.max(sustained.demandPeakBytes, drained.demandPeakBytes),
-      vramBudgetBytes: worker.options.vramBytes,
+      vramPeakBytes: Math.max(...gpus.map((g) => g.vramPeakBytes)),
+      vramDemandPeakBytes: Math.max(...gpus.map((g) => g.vramDemandPeakBytes)),
+      vramBudgetBytes: workers[0]!.options.vramBytes,
+      gpus,
       completed: completed.length,
       failed: failed.length,
       unfinished: views.length - completed.length - failed.length,
-      // Items per started batch (a batch refused by an OOM counts with its items).
-      meanBatchSize: round((stats0.itemsResolved + stats0.itemsRejected) / Math.max(1, stats0.batchesStarted), 2),
-      modelLoads: stats1.modelLoads,
+      // Items per started batch (a batch refused by an OOM counts with its items), sustained phase.
+      meanBatchSize: round(batch0.items / Math.max(1, batch0.batches), 2),
+      modelLoads: sumStats('modelLoads'),
       byKind,
     };
   } finally {
     await producer.close();
     await counter.close();
-    await worker.stop();
+    await Promise.all(workers.map((w) => w.stop()));
     await store.close();
     await deletePrefix(prefix);
   }
@@ -231,10 +326,13 @@ async function runConfiguration(
 export async function runScenarioBench(options: ScenarioOptions): Promise<ScenarioResult> {
   const random = seededRandom(options.seed);
   const loadFactor = options.loadFactor ?? 0.8;
-  // Offered load: loadFactor × the before configuration's nominal capacity (batch 1 on the large model, no OOM).
+  const gpus = options.gpus ?? 2;
+  const placement = (options.placement ?? defaultPlacement(gpus)).map((lanes) => [...lanes]);
+  if (placement.length !== gpus) throw new RangeError(`placement must list lanes for each of the ${gpus} GPUs, got ${placement.length}`);
+  // Offered load: loadFactor × the before configuration's nominal capacity (batch 1 on the large model, no OOM, every GPU).
   const probe = seededRandom(options.seed + 1);
   const meanServiceMs = mean(Array.from({ length: 20_000 }, () => beforeServiceMs(nextRequest(probe).request)));
-  const ratePerSec = loadFactor / (meanServiceMs / 1000);
+  const ratePerSec = (gpus * loadFactor) / (meanServiceMs / 1000);
   const arrivals: Array<{ atMs: number; kind: TrafficClass['name']; request: GenerateRequestInput }> = [];
   for (let atMs = (-Math.log(1 - random()) * 1000) / ratePerSec; atMs < options.sustainedSeconds * 1000; atMs += (-Math.log(1 - random()) * 1000) / ratePerSec) {
     arrivals.push({ atMs, ...nextRequest(random) });
@@ -243,11 +341,14 @@ export async function runScenarioBench(options: ScenarioOptions): Promise<Scenar
   const modelsDir = mkdtempSync(join(tmpdir(), 'bench-sim-models-'));
   try {
     writeSimulatedModelRepository(options.shippedModelsDir, modelsDir);
-    options.log(`scenario: ${arrivals.length} requests over ${options.sustainedSeconds} s (real-time equivalent) at ${ratePerSec.toFixed(2)}/s, time scale ${options.timeScale}`);
-    const before = await runConfiguration('before', arrivals, saturation, options, modelsDir);
-    options.log(`scenario before: p50 ${before.p50Ms} ms, p95 ${before.p95Ms} ms, ${before.oom} OOM, busy ${before.gpuBusy}`);
-    const after = await runConfiguration('after', arrivals, saturation, options, modelsDir);
-    options.log(`scenario after: p50 ${after.p50Ms} ms, p95 ${after.p95Ms} ms, ${after.oom} OOM, busy ${after.gpuBusy}`);
+    options.log(
+      `scenario: ${gpus} simulated GPU(s), after placement ${placement.map((lanes, gpu) => `GPU${gpu}: ${lanes.join('+')}`).join(', ')}; ` +
+        `${arrivals.length} requests over ${options.sustainedSeconds} s (real-time equivalent) at ${ratePerSec.toFixed(2)}/s, time scale ${options.timeScale}`,
+    );
+    const before = await runConfiguration('before', arrivals, saturation, options, modelsDir, placement);
+    options.log(`scenario before: p50 ${before.p50Ms} ms, p95 ${before.p95Ms} ms, ${before.oom} OOM, busy ${before.gpus.map((g) => g.gpuBusy).join('/')}, loads ${before.modelLoads}`);
+    const after = await runConfiguration('after', arrivals, saturation, options, modelsDir, placement);
+    options.log(`scenario after: p50 ${after.p50Ms} ms, p95 ${after.p95Ms} ms, ${after.oom} OOM, busy ${after.gpus.map((g) => g.gpuBusy).join('/')}, loads ${after.modelLoads}`);
     return {
       before,
       after,
@@ -265,6 +366,8 @@ export async function runScenarioBench(options: ScenarioOptions): Promise<Scenar
       sustainedSeconds: options.sustainedSeconds,
       requests: arrivals.length,
       deviceBytes: DEVICE_BYTES,
+      gpus,
+      placement,
     };
   } finally {
     rmSync(modelsDir, { recursive: true, force: true });

@@ -14,9 +14,9 @@ export const GiB = 1024 ** 3;
 export class SimulatedOutOfMemoryError extends Error {
   readonly code = 'E_OOM';
 
-  constructor(requestedBytes: number, usedBytes: number, capacityBytes: number) {
+  constructor(requestedBytes: number, usedBytes: number, capacityBytes: number, deviceIndex = 0) {
     super(
-      `CUDA out of memory. Tried to allocate ${(requestedBytes / GiB).toFixed(2)} GiB (GPU 0; ${(capacityBytes / GiB).toFixed(2)} GiB total capacity; ` +
+      `CUDA out of memory. Tried to allocate ${(requestedBytes / GiB).toFixed(2)} GiB (GPU ${deviceIndex}; ${(capacityBytes / GiB).toFixed(2)} GiB total capacity; ` +
         `${(usedBytes / GiB).toFixed(2)} GiB already allocated)`,
     );
     this.name = 'SimulatedOutOfMemoryError';
@@ -26,6 +26,8 @@ export class SimulatedOutOfMemoryError extends Error {
 export interface SimulatedDeviceOptions {
   /** Device memory, bytes. */
   capacityBytes: number;
+  /** The device's index, for error messages (`GPU 1`). @default 0 */
+  deviceIndex?: number;
   /** Source of time, ms. @default performance.now */
   now?: () => number;
   /** A batch that runs out of memory fails after this share of its solo run time (work before the failing allocation). @default 0.1 */
@@ -56,6 +58,7 @@ interface RunningBatch {
 
 export class SimulatedDevice {
   readonly capacityBytes: number;
+  readonly deviceIndex: number;
   private readonly now: () => number;
   private readonly oomAfterFraction: number;
   private usedBytes = 0;
@@ -72,6 +75,7 @@ export class SimulatedDevice {
   constructor(options: SimulatedDeviceOptions) {
     if (!(options.capacityBytes > 0)) throw new RangeError(`capacityBytes must be > 0, got ${options.capacityBytes}`);
     this.capacityBytes = options.capacityBytes;
+    this.deviceIndex = options.deviceIndex ?? 0;
     this.now = options.now ?? (() => performance.now());
     this.oomAfterFraction = options.oomAfterFraction ?? 0.1;
     this.lastAdvanceMs = this.now();
@@ -87,7 +91,7 @@ export class SimulatedDevice {
     this.demandPeakBytes = Math.max(this.demandPeakBytes, this.usedBytes + bytes);
     if (this.usedBytes + bytes > this.capacityBytes) {
       this.oom++;
-      throw new SimulatedOutOfMemoryError(bytes, this.usedBytes, this.capacityBytes);
+      throw new SimulatedOutOfMemoryError(bytes, this.usedBytes, this.capacityBytes, this.deviceIndex);
     }
     this.usedBytes += bytes;
     this.peakBytes = Math.max(this.peakBytes, this.usedBytes);
