@@ -129,9 +129,11 @@ function roleOptions(role: RedisConnectionRole, options: RedisConnectionOptions)
     connectionName: options.connectionName ?? 'image-fleet',
     lazyConnect: false,
     retryStrategy: retry,
+    // A request connection also gives up on a command after 3 s, so a Redis that hangs (not just one that
+    // is gone) is answered 503 too; worker connections block on purpose (BRPOPLPUSH, XREAD) and must not.
     ...(role === 'request'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
-      : { enableOfflineQueue: true, maxRetriesPerRequest: null }),
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000 }
+      : { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined }),
   };
   const cluster: ClusterOptions = {
     lazyConnect: false,

@@ -300,7 +300,7 @@ export class Producer {
 
 function isConnectionError(error: unknown): boolean {
   const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? ''}`;
-  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING|ClusterAllFailed|refresh slots cache|startup nodes/i.test(text);
+  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING|ClusterAllFailed|refresh slots cache|startup nodes|Command timed out/i.test(text);
 }
 
 /** Opens a producer. The connection is made in the background; `ready()` waits for it. */

@@ -46,4 +46,27 @@ describe('ingress while its Redis stops and comes back', () => {
     assert.equal(status, 202);
     assert.equal((await ingress.get('/healthz')).status, 200);
   });
+
+  test('a Redis that hangs (SIGSTOP) is answered 503 within seconds, not left hanging, and recovers on SIGCONT', async () => {
+    assert.equal((await ingress.post('/generate', request)).status, 202);
+    const pid = server.process.pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const response = await ingress.post('/generate', request);
+      assert.equal(response.status, 503);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'E_REDIS_UNAVAILABLE');
+      assert.ok(Date.now() - started < 10_000, `answered after ${Date.now() - started} ms`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    let status = 0;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && status !== 202) {
+      status = (await ingress.post('/generate', request)).status;
+      if (status !== 202) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 202);
+  });
 });
+
