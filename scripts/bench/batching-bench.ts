@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { FakeClock, MicroBatcher } from '../../batching/index.js';
 import type { Batch, BatcherOptions, ItemOutcome, LaneOptions } from '../../batching/index.js';
+import { seededRandom } from './bench-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -67,16 +68,6 @@ interface Result {
   perLane: Record<string, { completed: number; gpuSharePct: number }>;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const percentile = (sorted: number[], p: number): number => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
 
@@ -179,7 +170,7 @@ async function simulate(scenario: Scenario, seed: number): Promise<Result> {
   });
 
   // A Redis list per lane, fed by Poisson arrivals; one feeder per lane takes jobs only on credit.
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const waiting = new Map<string, Job[]>();
   const wake = new Map<string, () => void>();
   const latencies: number[] = [];
