@@ -88,6 +88,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const auth = options.password === undefined ? [] : ['--requirepass', options.password];
   const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...auth, ...(options.args ?? [])], {
     stdio: 'ignore',
+    // Its own process group, so a Ctrl-C meant for `fleet up` does not stop Redis before the workers drained.
+    detached: true,
   });
   const userinfo = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
   const url = `${options.tls ? 'rediss' : 'redis'}://${userinfo}127.0.0.1:${port}`;

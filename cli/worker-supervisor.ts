@@ -29,14 +29,19 @@ export class WorkerSupervisor {
     for (let i = 0; i < this.count; i++) this.spawn(i, 1000);
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM to every worker (they finish their batches), SIGKILL to any still running after `graceMs`. */
+  async stop(graceMs = 60_000): Promise<void> {
     this.stopping = true;
     await Promise.all(
       [...this.children.values()].map(
         (child) =>
           new Promise<void>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
+            const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            child.once('exit', () => {
+              clearTimeout(killer);
+              resolve();
+            });
             child.kill('SIGTERM');
           }),
       ),
@@ -45,7 +50,13 @@ export class WorkerSupervisor {
 
   private spawn(index: number, delayMs: number): void {
     const args = this.argsFor(index);
-    const child = spawn(process.execPath, [FLEET_BIN, 'worker', ...args], { stdio: 'inherit', env: { ...process.env, ...this.env } });
+    const child = spawn(process.execPath, [FLEET_BIN, 'worker', ...args], {
+      stdio: 'inherit',
+      env: { ...process.env, ...this.env },
+      // Its own process group: a Ctrl-C at the terminal reaches only `fleet up`, which then stops the workers in
+      // order (SIGTERM, batches finished) instead of every process at once.
+      detached: true,
+    });
     const startedAt = Date.now();
     this.children.set(index, child);
     child.on('exit', (code, signal) => {

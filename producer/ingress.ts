@@ -78,7 +78,9 @@ export function createIngress(options: IngressOptions) {
         const view = await producer.waitForResult(receipt.id, { timeoutMs: waitSeconds * 1000 });
         return reply.code(200).send({ ...accepted, state: view.state, result: view.result, error: view.error, timings: view.timings });
       } catch (error) {
-        if (!(error instanceof FleetError) || error.code !== 'E_TIMEOUT') throw error;
+        // The job is accepted: whatever happened while waiting (timeout, Redis away), answer 202 with the
+        // receipt, never an error that would make the client enqueue it a second time.
+        if (!(error instanceof FleetError) || error.code !== 'E_TIMEOUT') request.log.warn({ jobId: receipt.id, err: error }, 'waiting for a result failed; answering 202');
       }
     }
     return reply.code(202).send(accepted);

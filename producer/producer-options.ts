@@ -71,6 +71,10 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
   atLeast('keepCompletedSeconds', resolved.keepCompletedSeconds, 1);
   atLeast('keepFailedSeconds', resolved.keepFailedSeconds, 1);
   atLeast('idempotencyTtlSeconds', resolved.idempotencyTtlSeconds, 1);
+  // A key that outlives its completed job would re-run it (with another seed) on the next use of the key.
+  if (resolved.idempotencyTtlSeconds > resolved.keepCompletedSeconds) {
+    throw new RangeError(`idempotencyTtlSeconds must be <= keepCompletedSeconds (${resolved.keepCompletedSeconds}), got ${resolved.idempotencyTtlSeconds}`);
+  }
   return resolved;
 }
 

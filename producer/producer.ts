@@ -155,22 +155,32 @@ export class Producer {
     const lane = laneOfJobId(id);
     if (lane === undefined) throw new NotFoundError(`job ${id}`);
     this.assertConnected();
-    const events = (await this.withRedis(() => this.queues.queueEvents(lane))) as unknown as EventEmitter;
+    const started = Date.now();
+    const events = (await this.withRedis(() => withTimeout(this.queues.queueEvents(lane), timeoutMs, () => new FleetError('E_TIMEOUT', `job ${id}: no result stream from Redis within ${timeoutMs} ms`)))) as unknown as EventEmitter;
+    const remainingMs = Math.max(0, timeoutMs - (Date.now() - started));
+    let timer: NodeJS.Timeout | undefined;
+    let done = () => {};
     const finished = new Promise<void>((resolve) => {
-      const done = () => {
+      done = () => {
+        clearTimeout(timer);
         events.off(`completed:${id}`, done);
         events.off(`failed:${id}`, done);
         resolve();
       };
       events.on(`completed:${id}`, done);
       events.on(`failed:${id}`, done);
-      setTimeout(done, timeoutMs).unref();
+      timer = setTimeout(done, remainingMs);
     });
     // Listening before the first read closes the gap where the job finishes between the two.
-    const first = await this.getJob(id);
-    if (first.state === 'completed' || first.state === 'failed') return first;
-    await finished;
-    const view = await this.getJob(id);
+    let view: JobView;
+    try {
+      const first = await this.getJob(id);
+      if (first.state === 'completed' || first.state === 'failed') return first;
+      await finished;
+      view = await this.getJob(id);
+    } finally {
+      done();
+    }
     if (view.state === 'completed' || view.state === 'failed') return view;
     throw new FleetError('E_TIMEOUT', `job ${id} did not finish within ${timeoutMs} ms (it goes on; poll GET /jobs/${id})`, {
       details: { id, state: view.state },
@@ -295,6 +305,16 @@ export class Producer {
       if (this.redis.status !== 'ready' || isConnectionError(error)) throw new RedisUnavailableError(error);
       throw error;
     }
+  }
+}
+
+/** `work`, or `onTimeout()` thrown after `ms`. */
+async function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

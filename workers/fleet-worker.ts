@@ -154,24 +154,30 @@ export class FleetWorker {
     void this.heartbeat?.beat();
     clearInterval(this.depthTimer);
     log.info({ workerId: this.options.workerId }, 'draining: no new jobs, finishing batches in flight');
-    const closing = Promise.all(this.consumers.map((c) => c.close()));
-    const drained = this.batcher!.drain();
+    await Promise.all(this.consumers.map((c) => c.pause()));
+    const graceful = (async () => {
+      await this.batcher!.drain();
+      await Promise.all(this.consumers.map((c) => c.close()));
+    })();
+    graceful.catch(() => {});
     const timedOut = Symbol('timeout');
     let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      Promise.all([closing, drained]),
-      new Promise((resolve) => (timer = setTimeout(() => resolve(timedOut), this.options.shutdownTimeoutMs))),
-    ]);
+    const outcome = await Promise.race([graceful, new Promise((resolve) => (timer = setTimeout(() => resolve(timedOut), this.options.shutdownTimeoutMs)))]);
     clearTimeout(timer);
     if (outcome === timedOut) {
+      // Let go of what is still held: the connections close, the jobs' locks lapse, and another worker takes them.
       log.warn({ shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'shutdown deadline passed: releasing held jobs to other workers');
-      await Promise.all(this.consumers.map((c) => c.close(true)));
-      await this.batcher!.close();
+      void this.batcher!.close();
+      // force: BullMQ stops its lock and stalled-check timers without waiting for the jobs held.
+      await Promise.race([Promise.all(this.consumers.map((c) => c.forceClose())), new Promise((r) => setTimeout(r, 2000).unref())]);
+      for (const connection of this.connections) connection.disconnect();
     }
-    await this.recorder?.close();
-    await this.heartbeat?.stop();
-    await Promise.all(this.depthQueues.map((q) => q.close().catch(() => {})));
-    await this.runner?.close();
+    // Each last write is bounded: with Redis away, offline queues would otherwise wait for ever.
+    const bounded = (work: Promise<unknown>) => Promise.race([work.catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await bounded(this.recorder?.close() ?? Promise.resolve());
+    await bounded(this.heartbeat?.stop() ?? Promise.resolve());
+    await bounded(Promise.all(this.depthQueues.map((q) => q.close())));
+    await bounded(this.runner?.close() ?? Promise.resolve());
     for (const connection of this.connections) connection.disconnect();
     this.state = 'stopped';
     log.info({ workerId: this.options.workerId }, 'worker stopped');

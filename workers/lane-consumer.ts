@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { MicroBatcher } from '../batching/index.js';
 import {
   ERROR_CODES,
@@ -54,7 +54,7 @@ export class LaneConsumer {
   constructor(private readonly options: LaneConsumerOptions) {
     this.lane = options.lane;
     this.now = options.now ?? Date.now;
-    this.worker = new Worker<JobData, JobResult>(laneQueueName(options.lane), (job) => this.process(job), {
+    this.worker = new Worker<JobData, JobResult>(laneQueueName(options.lane), (job, token) => this.process(job, token), {
       connection: options.connection,
       prefix: laneQueuePrefix(options.prefix, options.lane),
       autorun: false,
@@ -77,9 +77,19 @@ export class LaneConsumer {
     if (this.worker.concurrency !== wanted) this.worker.concurrency = wanted;
   }
 
-  /** Stops fetching and waits for the jobs it holds (the batcher must be draining for them to finish). */
-  async close(force = false): Promise<void> {
-    await this.worker.close(force);
+  /** Stops fetching new jobs; the jobs held go on. */
+  async pause(): Promise<void> {
+    await this.worker.pause(true);
+  }
+
+  /** Closes without waiting for the jobs held (their locks lapse; another worker takes them). */
+  async forceClose(): Promise<void> {
+    await this.worker.close(true).catch(() => {});
+  }
+
+  /** Waits for the jobs it holds (the batcher must be draining for them to finish), then closes. */
+  async close(): Promise<void> {
+    await this.worker.close();
   }
 
   private wantedConcurrency(): number {
@@ -90,7 +100,7 @@ export class LaneConsumer {
     return Math.max(1, holding + batcher.wantedItems(lane));
   }
 
-  private async process(job: Job<JobData, JobResult>): Promise<JobResult> {
+  private async process(job: Job<JobData, JobResult>, token?: string): Promise<JobResult> {
     const { lane, metrics, recorder, logger } = this.options;
     const takenAt = this.now();
     const log = logger.child({ jobId: job.id, lane, model: job.data.model });
@@ -121,6 +131,12 @@ export class LaneConsumer {
       log.info({ batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
       return result;
     } catch (error) {
+      if (errorCodeOf(error) === 'E_SHUTDOWN' && token !== undefined) {
+        // The worker is stopping before this job reached a batch: back to the queue, no attempt used.
+        await job.moveToWait(token);
+        log.info('worker stopping: job returned to the queue');
+        throw new WaitingError();
+      }
       throw this.failure(job, error, log);
     }
   }

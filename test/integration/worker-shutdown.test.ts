@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createProducer, type Producer } from '../../producer/index.js';
+import { loadPipeline, type Pipeline } from '../../workers/index.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { MODELS_DIR, startTestWorker } from '../helpers/worker.js';
 
@@ -67,6 +68,32 @@ describe('SIGTERM during a batch loses nothing', () => {
       }
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  test('a batch that hangs past the shutdown deadline is let go: stop() returns, and another worker completes the job', async () => {
+    const hanging = async (entry: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> => {
+      const pipeline = await loadPipeline(entry);
+      if (pipeline.kind !== 'diffusion') return pipeline;
+      return { kind: 'diffusion', manifest: pipeline.manifest, release: () => pipeline.release(), run: () => new Promise(() => {}) };
+    };
+    const stuck = await startTestWorker(prefix, { lanes: ['flash'], pipelineLoader: hanging, shutdownTimeoutMs: 1000, lockDurationMs: 1000 });
+    const receipt = await producer.enqueue({ prompt: 'a model that never answers', seed: 5, account });
+    const deadline = Date.now() + 20_000;
+    while ((await producer.getJob(receipt.id)).state !== 'active') {
+      assert.ok(Date.now() < deadline, 'the job never became active');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await stuck.stop();
+    assert.ok(Date.now() - started < 8000, `stop() took ${Date.now() - started} ms`);
+    const next = await startTestWorker(prefix, { lanes: ['flash'], lockDurationMs: 1000 });
+    try {
+      const view = await producer.waitForResult(receipt.id, { timeoutMs: 30_000 });
+      assert.equal(view.state, 'completed');
+    } finally {
+      await next.stop();
     }
   });
 });

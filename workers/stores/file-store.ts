@@ -19,11 +19,17 @@ export class FileStore implements ArtifactStore {
 
   async put(key: string, body: Buffer, _contentType: string): Promise<StoredObject> {
     const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
-    await this.assertInside(await realpath(dirname(path)), key);
-    const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temp, body);
-    await rename(temp, path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await this.assertInside(await realpath(dirname(path)), key);
+      const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+      await writeFile(temp, body);
+      await rename(temp, path);
+    } catch (error) {
+      if (error instanceof RangeError) throw error;
+      // A full or read-only disk is the store failing (retried, replayable by code), not a bug.
+      throw new FleetError('E_STORE', `writing ${key} to ${this.description} failed: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { cause: error });
+    }
     return { url: pathToFileURL(path).href, key, bytes: body.length };
   }
 
@@ -33,7 +39,11 @@ export class FileStore implements ArtifactStore {
       await this.assertInside(await realpath(path), key);
       return await readFile(path);
     } catch (error) {
-      throw new FleetError('E_SOURCE', `no stored object ${key}`, { cause: error });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (error instanceof RangeError || code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') {
+        throw new FleetError('E_SOURCE', `no stored object ${key}`, { cause: error });
+      }
+      throw new FleetError('E_STORE', `reading ${key} from ${this.description} failed: ${code ?? 'error'}`, { cause: error });
     }
   }
 
