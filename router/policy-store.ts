@@ -88,23 +88,12 @@ export class PolicyStore {
 
   /** Returns to the version active before the current one, or to `to`. */
   async rollback(options: PolicyChangeOptions & { to?: number } = {}): Promise<PolicyActivation> {
-    const current = await this.activeVersion();
-    if (current === null) throw new FleetError('E_NOT_FOUND', 'no policy is active yet: nothing to roll back');
-    let target: number;
-    if (options.to !== undefined) {
-      await this.get(options.to);
-      target = options.to;
-    } else {
-      const stack = await this.redis.lrange(this.keys.stack, -2, -1);
-      if (stack.length < 2) throw new FleetError('E_NOT_FOUND', `version ${current} is the first: nothing to roll back to (use --to N)`);
-      target = Number(stack[0]);
-    }
-    const activation: PolicyActivation = { version: target, previous: current, action: 'rollback', author: options.author ?? defaultAuthor(), at: this.now(), comment: options.comment ?? '' };
-    const multi = this.redis.multi().set(this.keys.active, String(target));
-    if (options.to === undefined) multi.rpop(this.keys.stack);
-    else multi.rpush(this.keys.stack, String(target));
-    await multi.rpush(this.keys.history, JSON.stringify(activation)).publish(this.keys.channel, String(target)).exec();
-    return activation;
+    if (options.to !== undefined) await this.get(options.to);
+    const template = { action: 'rollback', author: options.author ?? defaultAuthor(), at: this.now(), comment: options.comment ?? '' };
+    const result = await this.activate(options.to === undefined ? 'rollback' : 'rollback-to', '{}', JSON.stringify(template), String(options.to ?? ''));
+    if (result === 'none-active') throw new FleetError('E_NOT_FOUND', 'no policy is active yet: nothing to roll back');
+    if (result === 'first') throw new FleetError('E_NOT_FOUND', 'the active version is the first: nothing to roll back to (use --to N)');
+    return JSON.parse(result) as PolicyActivation;
   }
 
   /** Every version, oldest first. */
@@ -139,21 +128,52 @@ export class PolicyStore {
   }
 
   private async store(document: PolicyDocument, action: 'apply' | 'seed', options: PolicyChangeOptions): Promise<PolicyVersion> {
-    const version = await this.redis.incr(this.keys.seq);
-    const record: PolicyVersion = { version, document, author: options.author ?? defaultAuthor(), createdAt: this.now(), comment: options.comment ?? '' };
-    const previous = await this.activeVersion();
-    const activation: PolicyActivation = { version, previous, action, author: record.author, at: record.createdAt, comment: record.comment };
-    await this.redis
-      .multi()
-      .hset(this.keys.versions, String(version), JSON.stringify(record))
-      .set(this.keys.active, String(version))
-      .rpush(this.keys.stack, String(version))
-      .rpush(this.keys.history, JSON.stringify(activation))
-      .publish(this.keys.channel, String(version))
-      .exec();
-    return record;
+    const record = { document, author: options.author ?? defaultAuthor(), createdAt: this.now(), comment: options.comment ?? '' };
+    const template = { action, author: record.author, at: record.createdAt, comment: record.comment };
+    const activation = JSON.parse(await this.activate(action, JSON.stringify(record), JSON.stringify(template), '')) as PolicyActivation;
+    return { version: activation.version, ...record };
   }
+
+  /**
+   * Every change of the active version in one Lua script (all policy keys share a hash tag), so two
+   * operators applying or rolling back at once cannot interleave: versions, the stack and the history
+   * stay consistent, and `previous` is what really was active. Returns the activation as JSON, or
+   * 'none-active' / 'first' when a rollback has nowhere to go.
+   */
+  private async activate(mode: 'apply' | 'seed' | 'rollback' | 'rollback-to', record: string, template: string, target: string): Promise<string> {
+    const { active, stack, history, versions, seq, channel } = this.keys;
+    return (await this.redis.eval(ACTIVATE_SCRIPT, 5, active, stack, history, versions, seq, mode, record, template, target, channel)) as string;
+  }
+
 }
+
+// JSON is spliced as text, never decoded: cjson would turn a policy's empty arrays into objects.
+const ACTIVATE_SCRIPT = `
+local active, stack, history, versions, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local mode, record, template, target, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local previous = redis.call('GET', active)
+local version
+if mode == 'apply' or mode == 'seed' then
+  version = redis.call('INCR', seq)
+  redis.call('HSET', versions, tostring(version), '{"version":' .. version .. ',' .. string.sub(record, 2))
+  redis.call('RPUSH', stack, tostring(version))
+elseif mode == 'rollback' then
+  if not previous then return 'none-active' end
+  local top = redis.call('LRANGE', stack, -2, -1)
+  if #top < 2 then return 'first' end
+  redis.call('RPOP', stack)
+  version = tonumber(top[1])
+else
+  if not previous then return 'none-active' end
+  version = tonumber(target)
+  redis.call('RPUSH', stack, tostring(version))
+end
+local activation = '{"version":' .. version .. ',"previous":' .. (previous or 'null') .. ',' .. string.sub(template, 2)
+redis.call('SET', active, tostring(version))
+redis.call('RPUSH', history, activation)
+redis.call('PUBLISH', channel, tostring(version))
+return activation
+`;
 
 function defaultAuthor(): string {
   try {

@@ -28,6 +28,7 @@ export class RedisPolicySource implements PolicySource {
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
   private started: Promise<void> | undefined;
+  private closed = false;
 
   constructor(private readonly options: RedisPolicySourceOptions) {
     this.store = new PolicyStore(options.redis, options.prefix);
@@ -37,10 +38,13 @@ export class RedisPolicySource implements PolicySource {
   start(): Promise<void> {
     this.started ??= (async () => {
       await this.reload();
+      if (this.closed) return;
+      // The subscription is set up in the background: requests wait only for the first policy, and the
+      // periodic check covers the time until the subscription (or a resubscription) is in place.
       const subscriber = duplicateRedisConnection(this.options.redis, { role: 'worker' });
       subscriber.on('error', () => {});
       subscriber.on('message', () => void this.reload());
-      await subscriber.subscribe(this.store.channel);
+      subscriber.subscribe(this.store.channel).catch(() => {});
       this.subscriber = subscriber;
       this.timer = setInterval(() => void this.reload(), this.options.pollIntervalMs ?? 500);
       this.timer.unref();
@@ -57,6 +61,7 @@ export class RedisPolicySource implements PolicySource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     this.subscriber?.disconnect();
   }

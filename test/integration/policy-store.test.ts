@@ -95,6 +95,23 @@ describe('policy store, hot switch and rollback on real Redis', () => {
     assert.ok(versions.every((v) => v.createdAt > 0));
   });
 
+  test('concurrent applies and rollbacks keep versions, stack and history consistent', async () => {
+    const concurrentPrefix = testPrefix();
+    const stores = Array.from({ length: 6 }, () => new PolicyStore(redis, concurrentPrefix));
+    try {
+      await stores[0]!.active();
+      await Promise.all(stores.map((s, i) => s.apply(previewsOnV2(), { comment: `apply ${i}` })));
+      await Promise.all(stores.slice(0, 3).map((s) => s.rollback()));
+      const history = await stores[0]!.history();
+      for (let i = 1; i < history.length; i++) assert.equal(history[i]!.previous, history[i - 1]!.version, `activation ${i} records what was active`);
+      assert.deepEqual((await stores[0]!.versions()).map((v) => v.version), [1, 2, 3, 4, 5, 6, 7]);
+      assert.equal(await stores[0]!.activeVersion(), history.at(-1)!.version);
+      assert.equal(history.filter((h) => h.action === 'rollback').length, 3);
+    } finally {
+      await cleanupPrefix(concurrentPrefix);
+    }
+  });
+
   test('without the change message, the periodic check still switches within 1 s', async () => {
     const source = new RedisPolicySource({ redis, prefix, pollIntervalMs: 500 });
     await source.start();
