@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { createLogger, createMetricsRegistry, laneQueueName, laneQueuePrefix, type Lane, type Logger } from '../../contract/index.js';
 import { FleetWorker, type ArtifactStore, type FleetWorkerOptions } from '../../workers/index.js';
 import { sleep } from './bench-stats.js';
+import { cleanupPrefix } from '../../test/helpers/redis.js';
 
 /** The Redis the benchmarks use. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -14,22 +15,8 @@ export function benchPrefix(name: string): string {
   return `bench-${name}-${randomUUID().slice(0, 8)}`;
 }
 
-/** Deletes every key of a prefix: BullMQ's `{prefix:…}` keys and the fleet's `prefix:…` keys. */
-export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    for (const pattern of [`{${prefix}:*`, `${prefix}:*`, `{${prefix}}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
+/** Deletes every key of a prefix (the tests' clean-up: BullMQ's `{prefix:lane}` keys and the fleet's keys). */
+export const deletePrefix = cleanupPrefix;
 
 /** A logger that formats every line (the cost is real) and throws it away; `BENCH_LOG=1` sends it to stderr. */
 export function benchLogger(level = 'info'): Logger {

@@ -1,16 +1,7 @@
 /** Small statistics for the benchmark scripts: a seeded PRNG, percentiles, means. */
 
 /** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1). Same seed, same sequence, on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seededRandom } from '../../workers/typography/index.js';
 
 /** Nearest-rank percentile (p in [0, 1]) of unsorted values; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
