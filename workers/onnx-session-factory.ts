@@ -42,6 +42,13 @@ export interface OnnxSessionFactoryOptions {
   cudaDeviceId?: number;
   /** CPU intra-op threads; 0 lets onnxruntime choose (one per core). @default 0 */
   intraOpThreads?: number;
+  /**
+   * Whether idle intra-op threads busy-wait for the next operator (onnxruntime's own default is on). Off here:
+   * a worker shares its cores with sharp's encoder, the event loop and Redis I/O, and spinning threads take
+   * the cycles those need. On the 2-vCPU machine this was built on, turning it off raised the raw flash-v1
+   * loop from ~15 to ~25 images/s at batch 1 (`npm run bench`, the "ORT defaults" row). @default false
+   */
+  intraOpSpinning?: boolean;
   /** Called once per session with the provider it ended up on (for the startup log). */
   onProvider?: (provider: ExecutionProviderName, modelPath: string, fallbackReason?: unknown) => void;
 }
@@ -50,6 +57,7 @@ export const ONNX_SESSION_FACTORY_DEFAULTS = {
   executionProvider: 'auto',
   cudaDeviceId: 0,
   intraOpThreads: 0,
+  intraOpSpinning: false,
   onProvider: () => {},
 } satisfies Required<OnnxSessionFactoryOptions>;
 
@@ -103,6 +111,9 @@ export class OnnxSessionFactory implements SessionFactory {
     if (!Number.isInteger(this.options.intraOpThreads) || this.options.intraOpThreads < 0) {
       throw new RangeError(`intraOpThreads must be an integer >= 0, got ${this.options.intraOpThreads}`);
     }
+    if (typeof this.options.intraOpSpinning !== 'boolean') {
+      throw new TypeError(`intraOpSpinning must be a boolean, got ${String(this.options.intraOpSpinning)}`);
+    }
     const wanted = this.options.executionProvider;
     this.cudaUsable = wanted === 'cuda' || (wanted === 'auto' && isCudaAvailable());
   }
@@ -118,6 +129,8 @@ export class OnnxSessionFactory implements SessionFactory {
     }
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
+      // Session config entry `session.intra_op.allow_spinning` ("0" / "1").
+      extra: { session: { intra_op: { allow_spinning: this.options.intraOpSpinning ? '1' : '0' } } },
       ...(this.options.intraOpThreads > 0 ? { intraOpNumThreads: this.options.intraOpThreads } : {}),
     };
     let fallbackReason: unknown;

@@ -111,6 +111,7 @@ export function toMarkdown(report: BenchReport): string {
     '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
     `| raw onnxruntime loop, batch 1 | ${i.rawBatch1ImagesPerSec} | | | 1 | | ${i.rawBatch1ImagesPerSec} |`,
     `| raw onnxruntime loop, batch 4 | ${i.rawImagesPerSec} | | | 4 | | ${i.rawImagesPerSec} |`,
+    `| raw loop with onnxruntime's default session settings (spinning threads), batch 1 · batch 4 | ${i.rawOrtDefaults.batch1ImagesPerSec} · ${i.rawOrtDefaults.batch4ImagesPerSec} | | | | | |`,
     ...(['batch1', 'fixed4x80', 'adaptive'] as const).map((k) => {
       const c = i.configurations[k];
       const label = { batch1: 'fleet, batch 1', fixed4x80: 'fleet, 4 items / 80 ms', adaptive: 'fleet, 4 / 80 ms adaptive (as deployed)' }[k];

@@ -52,6 +52,11 @@ export interface InferenceResult {
   batch1ImagesPerSec: number;
   ratioVsRaw: number;
   ratioVsBatch1: number;
+  /**
+   * The raw loop with onnxruntime's default session settings (idle intra-op threads spin), images/s at batch 1
+   * and 4: what the fleet's session settings gain on this machine. Not a goal figure.
+   */
+  rawOrtDefaults: { batch1ImagesPerSec: number; batch4ImagesPerSec: number };
   /** The as-deployed configuration's inference-only rate ÷ raw batch 4 (not a goal: the batching path alone). */
   inferenceOnlyRatioVsRaw: number;
   p50Ms: number;
@@ -64,9 +69,10 @@ export interface InferenceResult {
 const MODEL = 'flash-v1';
 const SIZE_PX = 512;
 
-async function rawImagesPerSec(modelsDir: string, rounds: number): Promise<{ batch1: number; batch4: number; provider: string }> {
+/** `intraOpSpinning` true is onnxruntime's own default; the fleet's factory turns it off (see OnnxSessionFactoryOptions). */
+async function rawImagesPerSec(modelsDir: string, rounds: number, intraOpSpinning = false): Promise<{ batch1: number; batch4: number; provider: string }> {
   let provider = 'cpu';
-  const factory = new OnnxSessionFactory({ executionProvider: 'cpu', onProvider: (p) => (provider = p) });
+  const factory = new OnnxSessionFactory({ executionProvider: 'cpu', intraOpSpinning, onProvider: (p) => (provider = p) });
   const pipeline = await loadPipeline(await new ModelRepository(modelsDir).get(MODEL), { sessionFactory: factory });
   if (pipeline.kind !== 'diffusion') throw new Error(`${MODEL} is not a diffusion model`);
   const items = (count: number, r: number): GenerateItem[] =>
@@ -144,6 +150,8 @@ export async function runInferenceBench(options: InferenceOptions): Promise<Infe
   const clients = options.clients ?? 8;
   const raw = await rawImagesPerSec(options.modelsDir, options.rawRounds);
   options.log(`inference raw ${MODEL} ${SIZE_PX}²: batch 1 ${raw.batch1.toFixed(2)} images/s, batch 4 ${raw.batch4.toFixed(2)} images/s (${raw.provider})`);
+  const rawDefaults = await rawImagesPerSec(options.modelsDir, options.rawRounds, true);
+  options.log(`inference raw, onnxruntime defaults (spinning): batch 1 ${rawDefaults.batch1.toFixed(2)}, batch 4 ${rawDefaults.batch4.toFixed(2)} images/s`);
   const flash = LANE_BATCHING_DEFAULTS.flash;
   const batch1 = await fleetRun(options.modelsDir, { ...flash, maxBatchSize: 1, maxLatencyMs: 0 }, false, options.fleetImages, clients);
   options.log(`inference fleet batch 1: ${batch1.imagesPerSec} images/s`);
@@ -162,6 +170,7 @@ export async function runInferenceBench(options: InferenceOptions): Promise<Infe
     batch1ImagesPerSec: batch1.imagesPerSec,
     ratioVsRaw: round(adaptive.imagesPerSec / raw.batch4, 3),
     ratioVsBatch1: round(adaptive.imagesPerSec / batch1.imagesPerSec, 3),
+    rawOrtDefaults: { batch1ImagesPerSec: round(rawDefaults.batch1, 2), batch4ImagesPerSec: round(rawDefaults.batch4, 2) },
     inferenceOnlyRatioVsRaw: round(adaptive.inferenceOnlyImagesPerSec / raw.batch4, 3),
     p50Ms: adaptive.p50Ms,
     p95Ms: adaptive.p95Ms,

@@ -73,4 +73,17 @@ describe('session loading', () => {
     await writeFile(join(scratch, 'garbage.onnx'), 'definitely not protobuf');
     await assert.rejects(factory.create(join(scratch, 'garbage.onnx')), (e: unknown) => e instanceof FleetError && e.code === 'E_MODEL_LOAD' && e.cause !== undefined);
   });
+
+  it('intraOpSpinning: validated, and the same pixels with threads spinning or sleeping', async () => {
+    assert.throws(() => new OnnxSessionFactory({ intraOpSpinning: 'no' as unknown as boolean }), /intraOpSpinning must be a boolean, got no/);
+    const entry = await new ModelRepository(MODELS).get('flash-v1');
+    const render = async (intraOpSpinning: boolean) => {
+      const pipeline = await loadPipeline(entry, { sessionFactory: new OnnxSessionFactory({ executionProvider: 'cpu', intraOpSpinning }) });
+      assert.equal(pipeline.kind, 'diffusion');
+      const [image] = pipeline.kind === 'diffusion' ? await pipeline.run([{ prompt: 'a red fox', seed: 3, width: 512, height: 512 }]) : [];
+      await pipeline.release();
+      return image!.pixels;
+    };
+    assert.deepEqual(await render(false), await render(true));
+  });
 });

@@ -95,6 +95,8 @@ export class OcrChecker {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       interOpNumThreads: 1,
+      // As in OnnxSessionFactory: busy-waiting threads would take the cores the encoder and event loop need.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
       ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
     };
     const [detector, recognizer] = await Promise.all([
