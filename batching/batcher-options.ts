@@ -18,6 +18,13 @@ export interface LaneConfig {
   sloMs: number;
   /** Share of GPU time under contention, relative to the other lanes' weights. @default 1 */
   weight: number;
+  /**
+   * Most of this lane's batches running at once (besides the batcher-wide `maxBatchesInFlight`). A heavy model
+   * already saturates the device with one batch: a second batch started beside it shares the compute, so both
+   * finish late and nothing is gained. Capped at 1, the next items wait and start together as the following
+   * batch, which also amortises the per-batch cost. @default Infinity
+   */
+  maxBatchesInFlight: number;
 }
 
 /** Lane settings as given: every field optional, defaults from {@link DEFAULT_LANE_CONFIG}. */
@@ -32,6 +39,7 @@ export const DEFAULT_LANE_CONFIG = {
   maxLatencyMs: 80,
   sloMs: 2000,
   weight: 1,
+  maxBatchesInFlight: Infinity,
 } as const satisfies LaneConfig;
 
 /** How the adaptive target batch size follows load and latency. */
@@ -170,6 +178,7 @@ export function resolveBatcherOptions<T, R, L extends string>(options: BatcherOp
     atLeast(`lanes.${name}.maxLatencyMs`, lane.maxLatencyMs, 0);
     positive(`lanes.${name}.sloMs`, lane.sloMs);
     positive(`lanes.${name}.weight`, lane.weight);
+    atLeast(`lanes.${name}.maxBatchesInFlight`, lane.maxBatchesInFlight, 1, true);
     lanes.set(name, lane);
   }
   if (lanes.size === 0) throw new RangeError('lanes must declare at least one lane, got none');

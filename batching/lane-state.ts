@@ -14,6 +14,8 @@ export interface LaneState<T, R, L extends string> {
   /** Jobs waiting upstream, as last reported with `setBacklog()`. */
   backlog: number;
   inFlightItems: number;
+  /** This lane's batches running (or loading their model) now. */
+  inFlightBatches: number;
   /** Since when the lane's turn has been blocked by the budget (undefined when not blocked). */
   blockedSinceMs: number | undefined;
   gpuMs: number;
@@ -30,6 +32,7 @@ export function createLaneState<T, R, L extends string>(name: L, config: LaneCon
     credits: new LaneCredits(),
     backlog: 0,
     inFlightItems: 0,
+    inFlightBatches: 0,
     blockedSinceMs: undefined,
     gpuMs: 0,
     batchesStarted: 0,

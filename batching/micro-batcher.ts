@@ -257,6 +257,7 @@ export class MicroBatcher<T, R, L extends string = string> {
     const idle = this.#batchesInFlight === 0;
     for (const name of this.#fairShare.ordered(this.#lanes.keys())) {
       const lane = this.#lanes.get(name)!;
+      if (lane.inFlightBatches >= lane.config.maxBatchesInFlight) continue;
       const flushNow = this.#state === 'draining' || (this.#options.flushWhenIdle && idle && lane.backlog === 0);
       const candidate = lane.queue.candidate(nowMs, lane.adaptive.target, lane.config.maxLatencyMs, flushNow);
       if (!candidate) {
@@ -308,6 +309,7 @@ export class MicroBatcher<T, R, L extends string = string> {
     this.#batchesInFlight++;
     this.#counters.batchesStarted++;
     lane.inFlightItems += items.length;
+    lane.inFlightBatches++;
     lane.batchesStarted++;
     lane.itemsStarted += items.length;
     this.#fairShare.charge(lane.name, estimateMs);
@@ -358,6 +360,7 @@ export class MicroBatcher<T, R, L extends string = string> {
     this.#batchesInFlight--;
     this.#oomHold = false;
     lane.inFlightItems -= items.length;
+    lane.inFlightBatches--;
     lane.gpuMs += runMs;
     this.#residency.unpin(batch.model, endMs);
     this.#fairShare.charge(lane.name, runMs - estimateMs);

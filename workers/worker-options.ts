@@ -15,10 +15,11 @@ export const GiB = 1024 ** 3;
 
 /** Per-lane batching defaults: flash is the configuration that fixed the incident (4 items, 80 ms). */
 export const LANE_BATCHING_DEFAULTS = {
-  flash: { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 1000, weight: 3 },
-  large: { maxBatchSize: 2, maxLatencyMs: 150, sloMs: 8000, weight: 2 },
-  typography: { maxBatchSize: 4, maxLatencyMs: 100, sloMs: 4000, weight: 2 },
-  upscale: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 6000, weight: 1 },
+  flash: { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 1000, weight: 3, maxBatchesInFlight: Infinity },
+  // One batch at a time for the heavy models: a second one beside it would only share the device (see LaneConfig).
+  large: { maxBatchSize: 2, maxLatencyMs: 150, sloMs: 8000, weight: 2, maxBatchesInFlight: 1 },
+  typography: { maxBatchSize: 4, maxLatencyMs: 100, sloMs: 4000, weight: 2, maxBatchesInFlight: 1 },
+  upscale: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 6000, weight: 1, maxBatchesInFlight: Infinity },
 } as const satisfies Record<Lane, Required<LaneOptions>>;
 
 export interface FleetWorkerOptions {

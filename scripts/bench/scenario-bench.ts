@@ -156,7 +156,7 @@ function beforeServiceMs(request: GenerateRequestInput): number {
 function workerOptions(config: 'before' | 'after', timeScale: number): Partial<FleetWorkerOptions> {
   const scaled = (ms: number) => Math.max(1, Math.round(ms * timeScale));
   if (config === 'before') {
-    const batch1 = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], maxBatchSize: 1, maxLatencyMs: 0, sloMs: scaled(LANE_BATCHING_DEFAULTS[lane].sloMs) }]));
+    const batch1 = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], maxBatchSize: 1, maxLatencyMs: 0, maxBatchesInFlight: BURST_CONCURRENCY, sloMs: scaled(LANE_BATCHING_DEFAULTS[lane].sloMs) }]));
     return {
       batching: batch1,
       adaptiveBatching: false,

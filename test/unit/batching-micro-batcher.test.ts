@@ -265,3 +265,29 @@ test('events report batch starts and ends', async () => {
   await flushMicrotasks();
   assert.deepEqual(events, ['batch-start', 'model-load', 'batch-end']);
 });
+
+test('lane maxBatchesInFlight 1: the next items wait for the running batch and start together, other lanes go on', async () => {
+  const clock = new FakeClock();
+  const gpu = fakeGpu(clock, (b) => (b.lane === 'large' ? 1000 : 10));
+  const batcher = makeBatcher(clock, gpu.run, {
+    lanes: { flash: { maxBatchSize: 4, maxLatencyMs: 80 }, large: { maxBatchSize: 2, maxLatencyMs: 0, maxBatchesInFlight: 1 } },
+    adaptive: { enabled: false },
+  });
+  const first = batcher.submit(item(1, 's30', 'large'));
+  await clock.advanceAsync(0);
+  assert.equal(gpu.ran.length, 1, 'the lone export starts at once');
+  const later = [2, 3].map((p) => batcher.submit(item(p, 's30', 'large')));
+  const preview = batcher.submit(item(9, 's4', 'flash'));
+  await clock.advanceAsync(500);
+  assert.deepEqual(gpu.ran.map((r) => r.batch.lane), ['large', 'flash'], 'a second large batch does not start beside the first; flash does');
+  assert.equal(await preview, 90);
+  await clock.advanceAsync(500);
+  assert.equal(await first, 10);
+  await clock.advanceAsync(0);
+  assert.equal(gpu.ran.length, 3);
+  assert.deepEqual(gpu.ran[2]!.batch.payloads, [2, 3], 'the two that waited run as one batch');
+  assert.equal(gpu.ran[2]!.startMs, 1000);
+  await clock.advanceAsync(1000);
+  assert.deepEqual(await Promise.all(later), [20, 30]);
+  assert.throws(() => makeBatcher(clock, gpu.run, { lanes: { large: { maxBatchesInFlight: 0 } } }), /lanes\.large\.maxBatchesInFlight must be an integer >= 1, got 0/);
+});
