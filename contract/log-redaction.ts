@@ -18,6 +18,9 @@ const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/gi;
 const SECRET_ASSIGNMENT =
   /\b((?:password|passwd|pwd|pass|secret|client_secret|token|access_token|refresh_token|session_token|api_?key|x-amz-signature|x-amz-credential|x-amz-security-token|(?:aws_)?secret_?access_?key)["']?\s*[:=]\s*["']?)[^\s"'&,;]+/gi;
 
+/** Cheap pre-check: what URL_USERINFO (`@`), SECRET_ASSIGNMENT (`:` or `=`) and AUTH_SCHEME (its words) need. */
+const MAY_HOLD_SECRET = /[@:=]|bearer|basic|token/i;
+
 /** Redis commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = new Set(['auth', 'hello', 'migrate', 'acl', 'config']);
 
@@ -29,7 +32,8 @@ function isSecretKey(key: string): boolean {
 
 /** The string with credentials inside URLs, auth headers and query strings replaced. */
 export function redactString(text: string): string {
-  if (text.length === 0) return text;
+  // Every pattern below needs one of these; most log strings (ids, keys, messages) have none and skip the scans.
+  if (!MAY_HOLD_SECRET.test(text)) return text;
   return text
     .replace(URL_USERINFO, (_all, scheme: string, userinfo: string) => {
       const colon = userinfo.indexOf(':');

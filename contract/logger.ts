@@ -4,31 +4,14 @@ import { redactSecrets } from './log-redaction.js';
 export type { Logger };
 
 /**
- * Paths pino replaces with `[redacted]`. These are the fixed paths; `redactSecrets` (applied to every
- * argument of every log call and to bindings) also scrubs secret-named keys at any depth and
- * credentials inside strings (URLs with passwords, bearer tokens), error messages, stacks and causes.
+ * Paths pino replaces with `[redacted]`, for what `redactSecrets` does not walk: class instances that reach
+ * pino's serializers as they are (a request's headers). Everything in plain objects, strings and errors —
+ * secret-named keys at any depth, credentials inside URLs, bearer tokens, error messages, stacks and causes —
+ * is scrubbed by `redactSecrets`, which runs on every argument of every log call and on bindings. The list is
+ * short on purpose: each wildcard path here costs every log line a walk (19 paths with wildcards took ~12 µs
+ * of a job's ~20 µs of logging in the worker's hot path).
  */
-export const REDACTED_PATHS = [
-  'password',
-  '*.password',
-  'token',
-  '*.token',
-  'secret',
-  '*.secret',
-  'secretAccessKey',
-  '*.secretAccessKey',
-  'credentials',
-  '*.credentials',
-  'authorization',
-  '*.authorization',
-  'headers.authorization',
-  'req.headers.authorization',
-  'req.headers.cookie',
-  '*.headers.authorization',
-  '*.headers.cookie',
-  'redisUrl',
-  '*.redisUrl',
-];
+export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'];
 
 export interface LoggerSettings {
   /** pino level. @default 'info' */

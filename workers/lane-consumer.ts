@@ -95,9 +95,7 @@ export class LaneConsumer {
   private wantedConcurrency(): number {
     if (this.options.fixedConcurrency !== undefined) return this.options.fixedConcurrency;
     const { batcher, lane } = this.options;
-    const stats = batcher.stats().lanes[lane];
-    const holding = stats ? stats.queuedItems + stats.inFlightItems : 0;
-    return Math.max(1, holding + batcher.wantedItems(lane));
+    return Math.max(1, batcher.heldItems(lane) + batcher.wantedItems(lane));
   }
 
   private async process(job: Job<JobData, JobResult>, token?: string): Promise<JobResult> {

@@ -280,6 +280,7 @@ test('lane maxBatchesInFlight 1: the next items wait for the running batch and s
   const preview = batcher.submit(item(9, 's4', 'flash'));
   await clock.advanceAsync(500);
   assert.deepEqual(gpu.ran.map((r) => r.batch.lane), ['large', 'flash'], 'a second large batch does not start beside the first; flash does');
+  assert.equal(batcher.heldItems('large'), 3, 'one running, two waiting for it');
   assert.equal(await preview, 90);
   await clock.advanceAsync(500);
   assert.equal(await first, 10);
