@@ -119,16 +119,16 @@ export class MicroBatcher<T, R, L extends string = string> {
     });
   }
 
-  /**
-   * How many more items the lane would take now: `maxBatchSize × prefetchBatches` minus the items it holds
-   * and the credits handed out. 0 unless running. Poll it, or wait with {@link MicroBatcher.acquire}.
-   */
   /** Items of the lane in the batcher now: waiting for batch-mates or room, or in a running batch. */
   heldItems(lane: L): number {
     const state = this.#lane(lane);
     return state.queue.size + state.inFlightItems;
   }
 
+  /**
+   * How many more items the lane would take now: `maxBatchSize × prefetchBatches` minus the items it holds
+   * and the credits handed out. 0 unless running. Poll it, or wait with {@link MicroBatcher.acquire}.
+   */
   wantedItems(lane: L): number {
     const state = this.#lane(lane);
     if (this.#state !== 'running') return 0;

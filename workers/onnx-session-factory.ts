@@ -46,7 +46,8 @@ export interface OnnxSessionFactoryOptions {
    * Whether idle intra-op threads busy-wait for the next operator (onnxruntime's own default is on). Off here:
    * a worker shares its cores with sharp's encoder, the event loop and Redis I/O, and spinning threads take
    * the cycles those need. On the 2-vCPU machine this was built on, turning it off raised the raw flash-v1
-   * loop from ~15 to ~25 images/s at batch 1 (`npm run bench`, the "ORT defaults" row). @default false
+   * loop from ~15 to ~25 images/s at batch 1 (`npm run bench`, the row with onnxruntime's default session
+   * settings). @default false
    */
   intraOpSpinning?: boolean;
   /** Called once per session with the provider it ended up on (for the startup log). */
@@ -60,6 +61,14 @@ export const ONNX_SESSION_FACTORY_DEFAULTS = {
   intraOpSpinning: false,
   onProvider: () => {},
 } satisfies Required<OnnxSessionFactoryOptions>;
+
+/**
+ * The session config entry (`session.intra_op.allow_spinning`) that makes idle intra-op threads spin or sleep,
+ * for `SessionOptions.extra`. Every session of a worker should share it: see `intraOpSpinning`.
+ */
+export function intraOpSpinningConfig(spinning: boolean): ort.InferenceSession.SessionOptions['extra'] {
+  return { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } };
+}
 
 /**
  * Whether the CUDA execution provider can be tried here: this onnxruntime-node build lists it and its provider
@@ -129,8 +138,7 @@ export class OnnxSessionFactory implements SessionFactory {
     }
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
-      // Session config entry `session.intra_op.allow_spinning` ("0" / "1").
-      extra: { session: { intra_op: { allow_spinning: this.options.intraOpSpinning ? '1' : '0' } } },
+      extra: intraOpSpinningConfig(this.options.intraOpSpinning),
       ...(this.options.intraOpThreads > 0 ? { intraOpNumThreads: this.options.intraOpThreads } : {}),
     };
     let fallbackReason: unknown;

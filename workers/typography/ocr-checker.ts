@@ -1,4 +1,5 @@
 import type * as ort from 'onnxruntime-node';
+import { intraOpSpinningConfig } from '../onnx-session-factory.js';
 import { characterErrorRate, normaliseForComparison } from './character-error-rate.js';
 import { OCR_MODEL_FILES, type OcrModelFiles } from './ocr-model-files.js';
 import { type RawImage, sharpFromRaw } from './raw-image.js';
@@ -95,8 +96,7 @@ export class OcrChecker {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       interOpNumThreads: 1,
-      // As in OnnxSessionFactory: busy-waiting threads would take the cores the encoder and event loop need.
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      extra: intraOpSpinningConfig(false),
       ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
     };
     const [detector, recognizer] = await Promise.all([
