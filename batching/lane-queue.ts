@@ -24,7 +24,8 @@ export type BatchShape = Pick<PendingBatch<unknown, unknown>, 'model' | 'key' | 
 
 /** The compatibility key: a batch never mixes models, sizes or caller keys. */
 export function groupKeyOf(shape: BatchShape): string {
-  return JSON.stringify([shape.model, shape.widthPx, shape.heightPx, shape.key]);
+  // A separator no model name or key holds (NUL), so distinct shapes never share a key.
+  return `${shape.model}\u0000${shape.widthPx}\u0000${shape.heightPx}\u0000${shape.key}`;
 }
 
 /**
@@ -113,11 +114,12 @@ export function settleItems<T, R>(items: readonly PendingItem<T, R>[], outcomes:
     for (const item of items) item.reject(error);
     return;
   }
-  items.forEach((item, index) => {
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index]!;
     const outcome = outcomes[index] as { ok: true; value: R } | { ok: false; error: unknown };
     if (outcome.ok) item.resolve(outcome.value);
     else item.reject(outcome.error);
-  });
+  }
 }
 
 /** Splits a batch's items in two halves (one part for a lone item), each one attempt later. */

@@ -33,7 +33,8 @@ export class WeightedFairShare<L extends string> {
 
   /** The lanes, least served first (declaration order breaks ties). */
   ordered(lanes: Iterable<L>): L[] {
-    const rank = (lane: L): number => this.#order.indexOf(lane);
-    return [...lanes].sort((a, b) => this.usage(a) - this.usage(b) || rank(a) - rank(b));
+    const list = [...lanes];
+    if (list.length < 2) return list;
+    return list.sort((a, b) => this.usage(a) - this.usage(b) || this.#order.indexOf(a) - this.#order.indexOf(b));
   }
 }

@@ -26,8 +26,17 @@ const CREDENTIAL_COMMANDS = new Set(['auth', 'hello', 'migrate', 'acl', 'config'
 
 const MAX_DEPTH = 12;
 
+/** Verdicts on keys seen so far: log lines reuse a small vocabulary of keys. Bounded, in case keys are data. */
+const secretKeyVerdicts = new Map<string, boolean>();
+const MAX_KEY_VERDICTS = 4096;
+
 function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key.toLowerCase().replace(/[-_]/g, ''));
+  let verdict = secretKeyVerdicts.get(key);
+  if (verdict === undefined) {
+    verdict = SECRET_KEY.test(key.toLowerCase().replace(/[-_]/g, ''));
+    if (secretKeyVerdicts.size < MAX_KEY_VERDICTS) secretKeyVerdicts.set(key, verdict);
+  }
+  return verdict;
 }
 
 /** The string with credentials inside URLs, auth headers and query strings replaced. */
@@ -49,7 +58,27 @@ export function redactString(text: string): string {
  * instances (requests, sockets, buffers) are left to pino's serializers and path redaction.
  */
 export function redactSecrets(value: unknown): unknown {
-  return walk(value, 0, new WeakSet());
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  return flatPlainObject(value) ?? walk(value, 0, new WeakSet());
+}
+
+/**
+ * The common log argument, a plain object of primitives (ids, sizes, timings), redacted without the walk's
+ * bookkeeping; undefined for anything else, which the walk handles.
+ */
+function flatPlainObject(value: object): Record<string, unknown> | undefined {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === 'object') return undefined;
+    out[key] = isSecretKey(key) && item !== undefined && item !== null && item !== false ? REDACTED : typeof item === 'string' ? redactString(item) : item;
+  }
+  // ioredis puts the failed command on its errors: `{ name: 'auth', args: [password] }` (args is an array: not flat).
+  return out;
 }
 
 function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {

@@ -66,8 +66,19 @@ export class FleetWorker {
       throw new FleetError('E_MODEL_LOAD', `no models in ${options.modelsDir}: build the local ones with npm run build:models, or point --models at your exports`);
     }
     const lanes = Object.fromEntries(options.lanes.map((lane) => [lane, options.batching[lane]])) as Record<Lane, (typeof options.batching)[Lane]>;
+    const runner = this.runner;
     this.batcher = new MicroBatcher<RenderJob, InferenceOutput, Lane>({
-      run: this.runner.run,
+      run: async (batch) => {
+        const outcomes = await runner.run(batch);
+        // One info line per batch names its jobs (each job's own line is at debug): at a few hundred jobs a
+        // second and up, a line per job costs more than the rest of the fleet's own work on the job.
+        const ran = outcomes.find((outcome) => outcome.ok)?.value;
+        log.info(
+          { batchId: ran?.batchId, lane: batch.lane, model: batch.model, size: batch.payloads.length, jobIds: batch.payloads.map((p) => p.job.id), inferenceMs: ran === undefined ? undefined : Math.round(ran.inferenceMs), failed: outcomes.filter((o) => !o.ok).length },
+          'batch ran',
+        );
+        return outcomes;
+      },
       load: this.runner.load,
       unload: this.runner.unload,
       budgetBytes: options.vramBytes,
@@ -82,8 +93,7 @@ export class FleetWorker {
     const main = this.connect('fleet-worker');
     this.recorder = new LatencyRecorder(main, options.prefix);
     this.recorder.start();
-    const textStage = options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined;
-    const finisher = new JobFinisher(options.store, textStage);
+    const finisher = options.finisher ?? new JobFinisher(options.store, options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined);
     this.consumers = options.lanes.map(
       (lane) =>
         new LaneConsumer({
@@ -198,6 +208,8 @@ export class FleetWorker {
           const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
           this.batcher?.setBacklog(lane, (counts.waiting ?? 0) + (counts.prioritized ?? 0));
           for (const [state, n] of Object.entries(counts)) this.metrics.queueDepth.set({ lane, state }, n);
+          // Also lets a lane's concurrency fall back when no batcher event comes.
+          this.consumers[i]?.updateConcurrency();
         } catch {
           // Redis away: keep the last backlog; BullMQ reconnects.
         }

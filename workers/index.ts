@@ -13,5 +13,7 @@ export { planRenderSize } from './render-size.js';
 export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateItem } from './pipelines/index.js';
 export type { ModelManifest, DiffusionManifest, UpscaleManifest } from './model-manifest.js';
 export type { BatcherOverrides } from './worker-options.js';
+export { JobFinisher, type Finisher, type FinishTimings } from './job-finisher.js';
+export type { RenderJob, InferenceOutput } from './render-job.js';
 export { loadPipeline } from './pipelines/index.js';
 export { resizeRaw, encodeImage } from './pipelines/index.js';

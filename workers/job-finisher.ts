@@ -19,11 +19,21 @@ export interface FinishTimings {
 }
 
 /**
+ * What happens to one job after its batch ran: turn the model's output into the job's result, storing its
+ * artifact first (a job is completed only once its artifact is stored). {@link JobFinisher} is the fleet's;
+ * `FleetWorkerOptions.finisher` takes another (benchmarks measure the fleet's own cost per job with one that
+ * does no image work).
+ */
+export interface Finisher {
+  finish(renderJob: RenderJob, output: InferenceOutput, manifest: ModelManifest): Promise<{ result: JobResult; timings: FinishTimings }>;
+}
+
+/**
  * After inference: resize to the requested size, draw and check text (typography), encode with sharp,
  * store the image (and a thumbnail for previews) under keys derived from the job id, so a retried job
  * overwrites its own artifact and never leaves a second one.
  */
-export class JobFinisher {
+export class JobFinisher implements Finisher {
   constructor(
     private readonly store: ArtifactStore,
     private readonly textStage: TextStage | undefined,

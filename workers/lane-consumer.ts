@@ -14,11 +14,14 @@ import {
   type Logger,
   type RedisClient,
 } from '../contract/index.js';
-import type { JobFinisher } from './job-finisher.js';
+import type { CounterChild, HistogramChild } from './bound-metrics.js';
+import type { Finisher } from './job-finisher.js';
 import type { LatencyRecorder } from './latency-recorder.js';
 import type { ModelRepository } from './model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
+import type { DiffusionManifest } from './model-manifest.js';
 import { planRenderSize } from './render-size.js';
+import { SlidingMax } from './sliding-max.js';
 import type { ArtifactStore } from './stores/artifact-store.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
@@ -29,12 +32,19 @@ export interface LaneConsumerOptions {
   connection: RedisClient;
   batcher: MicroBatcher<RenderJob, InferenceOutput, Lane>;
   repository: ModelRepository;
-  finisher: JobFinisher;
+  finisher: Finisher;
   store: ArtifactStore;
   metrics: WorkerMetrics;
   recorder: LatencyRecorder;
   logger: Logger;
   lockDurationMs: number;
+  /**
+   * How long the lane keeps the concurrency its demand last peaked at, ms (see `updateConcurrency`). It only
+   * needs to span the swings of fast lanes (a batch start and end a few ms apart); a slow lane's batches take
+   * far longer, so for them it changes nothing and a busy worker still leaves their jobs to others.
+   * @default 100
+   */
+  concurrencyHoldMs?: number;
   /** Jobs held at once, fixed (no credits): only for measuring bursting. @default credits */
   fixedConcurrency?: number;
   now?: () => number;
@@ -50,10 +60,28 @@ export class LaneConsumer {
   readonly lane: Lane;
   readonly worker: Worker<JobData, JobResult>;
   private readonly now: () => number;
+  /**
+   * Without the hold, the target swings by a whole batch at every batch start and end; each rise sends
+   * BullMQ's main loop fetching one job per Redis round trip while the jobs that completed wait for it to
+   * dispatch them (a no-op lane ran at ~0.7× fixed concurrency that way).
+   */
+  private readonly peak: SlidingMax;
+  private readonly perModel = new Map<string, { completed: CounterChild; costUnits: CounterChild }>();
+  /** This lane's per-job histograms, bound once. */
+  private readonly laneSeconds: Record<'queueWait' | 'batchWait' | 'postProcess' | 'upload' | 'endToEnd', HistogramChild>;
 
   constructor(private readonly options: LaneConsumerOptions) {
     this.lane = options.lane;
     this.now = options.now ?? Date.now;
+    this.peak = new SlidingMax(options.concurrencyHoldMs ?? 100);
+    const { metrics, lane } = options;
+    this.laneSeconds = {
+      queueWait: metrics.queueWait.labels({ lane }),
+      batchWait: metrics.batchWait.labels({ lane }),
+      postProcess: metrics.postProcess.labels({ lane }),
+      upload: metrics.upload.labels({ lane }),
+      endToEnd: metrics.endToEnd.labels({ lane }),
+    };
     this.worker = new Worker<JobData, JobResult>(laneQueueName(options.lane), (job, token) => this.process(job, token), {
       connection: options.connection,
       prefix: laneQueuePrefix(options.prefix, options.lane),
@@ -71,10 +99,15 @@ export class LaneConsumer {
     void this.worker.run().catch((error) => this.options.logger.error({ lane: this.lane, err: error }, 'lane worker stopped'));
   }
 
-  /** Called after batcher events: holds what the lane has in the batcher plus what it still wants. */
+  /**
+   * Called after batcher events and on the worker's depth poll. The Worker's concurrency is the peak, over the
+   * last `concurrencyHoldMs`, of what the lane holds in the batcher plus what it still wants: it rises at once
+   * and falls back once a hold passes without that demand.
+   */
   updateConcurrency(): void {
-    const wanted = this.wantedConcurrency();
-    if (this.worker.concurrency !== wanted) this.worker.concurrency = wanted;
+    const target = this.wantedConcurrency();
+    const applied = this.options.fixedConcurrency === undefined ? this.peak.add(target, this.now()) : target;
+    if (this.worker.concurrency !== applied) this.worker.concurrency = applied;
   }
 
   /** Stops fetching new jobs; the jobs held go on. */
@@ -101,34 +134,36 @@ export class LaneConsumer {
   private async process(job: Job<JobData, JobResult>, token?: string): Promise<JobResult> {
     const { lane, metrics, recorder, logger } = this.options;
     const takenAt = this.now();
-    const log = logger.child({ jobId: job.id, lane, model: job.data.model });
+    const model = job.data.model;
     try {
-      const renderJob = await this.prepare(job, takenAt);
-      const entry = await this.options.repository.entry(job.data.model);
+      const { manifest } = await this.options.repository.entry(model);
+      const renderJob = manifest.pipeline === 'upscale' ? await this.prepareUpscale(job, takenAt, manifest.tile.sizePx) : this.prepare(job, takenAt, manifest);
       const output = await this.options.batcher.submit({
         lane,
         key: renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
-        model: job.data.model,
+        model,
         widthPx: renderJob.render.width,
         heightPx: renderJob.render.height,
         payload: renderJob,
       });
-      const { result, timings } = await this.options.finisher.finish(renderJob, output, entry.manifest);
+      const { result, timings } = await this.options.finisher.finish(renderJob, output, manifest);
       const t = result.timings;
-      metrics.queueWait.observe({ lane }, (t.queueWaitMs ?? 0) / 1000);
-      metrics.batchWait.observe({ lane }, (t.batchWaitMs ?? 0) / 1000);
-      metrics.postProcess.observe({ lane }, timings.postProcessMs / 1000);
-      metrics.upload.observe({ lane }, timings.uploadMs / 1000);
-      metrics.endToEnd.observe({ lane }, (t.endToEndMs ?? 0) / 1000);
-      metrics.completed.inc({ lane, model: job.data.model });
-      metrics.costUnits.inc({ lane, model: job.data.model }, result.costUnits ?? 0);
-      for (const [metric, ms] of [['queueWait', t.queueWaitMs], ['batchWait', t.batchWaitMs], ['inference', t.inferenceMs], ['postProcess', t.postProcessMs], ['upload', t.uploadMs], ['endToEnd', t.endToEndMs]] as const) {
-        if (ms !== undefined) recorder.observe(lane, metric, ms);
-      }
-      recorder.count(lane, 'completed');
-      log.info({ batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
+      const seconds = this.laneSeconds;
+      seconds.queueWait.observe((t.queueWaitMs ?? 0) / 1000);
+      seconds.batchWait.observe((t.batchWaitMs ?? 0) / 1000);
+      seconds.postProcess.observe(timings.postProcessMs / 1000);
+      seconds.upload.observe(timings.uploadMs / 1000);
+      seconds.endToEnd.observe((t.endToEndMs ?? 0) / 1000);
+      const perModel = this.modelCounters(model);
+      perModel.completed.inc();
+      perModel.costUnits.inc(result.costUnits ?? 0);
+      recorder.observeJob(lane, t);
+      // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
+      // because a child logger per job costs more than the line.
+      logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
       return result;
     } catch (error) {
+      const log = logger.child({ jobId: job.id, lane, model });
       if (errorCodeOf(error) === 'E_SHUTDOWN' && token !== undefined) {
         // The worker is stopping before this job reached a batch: back to the queue, no attempt used.
         await job.moveToWait(token);
@@ -139,20 +174,29 @@ export class LaneConsumer {
     }
   }
 
-  /** Everything that can be checked or read before the batch: model limits, render size, upscale source. */
-  private async prepare(job: Job<JobData, JobResult>, takenAt: number): Promise<RenderJob> {
-    const { request, size, model } = job.data;
-    const { manifest } = await this.options.repository.entry(model);
-    if (manifest.pipeline === 'upscale') {
-      if (request.source === undefined) throw new ValidationError('upscale needs source.key', 'source');
-      const source = await this.options.store.get(request.source.key);
-      // Tiles bound the memory an upscale needs, whatever the source size.
-      return { job, takenAt, render: { width: manifest.tile.sizePx, height: manifest.tile.sizePx }, source };
+  private modelCounters(model: string): { completed: CounterChild; costUnits: CounterChild } {
+    let counters = this.perModel.get(model);
+    if (counters === undefined) {
+      const labels = { lane: this.lane, model };
+      this.perModel.set(model, (counters = { completed: this.options.metrics.completed.labels(labels), costUnits: this.options.metrics.costUnits.labels(labels) }));
     }
+    return counters;
+  }
+
+  /** What can be checked before the batch: the model's step limit and the size it renders. */
+  private prepare(job: Job<JobData, JobResult>, takenAt: number, manifest: DiffusionManifest): RenderJob {
+    const { request, size, model } = job.data;
     const steps = request.steps ?? manifest.defaultSteps;
     if (steps > manifest.maxSteps) throw new ValidationError(`model ${model} runs at most ${manifest.maxSteps} steps, got ${steps}`, 'steps');
     const target = size ?? { width: 512, height: 512 };
     return { job, takenAt, render: planRenderSize(manifest.sizes, target.width, target.height), steps, guidanceScale: manifest.guidanceScale };
+  }
+
+  /** An upscale reads its source before the batch, so no I/O holds VRAM; tiles bound its memory whatever the size. */
+  private async prepareUpscale(job: Job<JobData, JobResult>, takenAt: number, tileSizePx: number): Promise<RenderJob> {
+    const { source } = job.data.request;
+    if (source === undefined) throw new ValidationError('upscale needs source.key', 'source');
+    return { job, takenAt, render: { width: tileSizePx, height: tileSizePx }, source: await this.options.store.get(source.key) };
   }
 
   /** Codes every failure; what retrying cannot fix becomes UnrecoverableError, so BullMQ fails it at once. */

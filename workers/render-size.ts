@@ -13,9 +13,12 @@ export function planRenderSize(sizes: AllowedSizes, width: number, height: numbe
     const score = (s: { width: number; height: number }) => Math.abs(Math.log(s.width / s.height / aspect)) * 4 + Math.abs(Math.log((s.width * s.height) / pixels));
     return [...sizes.list].sort((a, b) => score(a) - score(b))[0]!;
   }
-  const { min, max, multipleOf } = sizes;
+  const { max } = sizes;
   // Scale down uniformly when a side is over the maximum, so the aspect survives.
   const shrink = Math.min(1, max / width, max / height);
-  const fit = (side: number) => Math.min(max, Math.max(min, Math.round((side * shrink) / multipleOf) * multipleOf));
-  return { width: fit(width), height: fit(height) };
+  return { width: fitSide(width, shrink, sizes), height: fitSide(height, shrink, sizes) };
+}
+
+function fitSide(side: number, shrink: number, { min, max, multipleOf }: { min: number; max: number; multipleOf: number }): number {
+  return Math.min(max, Math.max(min, Math.round((side * shrink) / multipleOf) * multipleOf));
 }

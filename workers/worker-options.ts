@@ -5,6 +5,7 @@ import type { ArtifactStore } from './stores/artifact-store.js';
 import type { SessionFactory } from './onnx-session-factory.js';
 import type { ModelEntry } from './model-repository.js';
 import type { Pipeline } from './pipelines/index.js';
+import type { Finisher } from './job-finisher.js';
 
 /** Batcher settings a deployment (or a benchmark's "before" configuration) may override. */
 export type BatcherOverrides = Partial<
@@ -61,6 +62,12 @@ export interface FleetWorkerOptions {
    * inject a simulated GPU here; everything around it (queues, batching, admission) stays the production path.
    */
   pipelineLoader?: (entry: ModelEntry) => Promise<Pipeline>;
+  /**
+   * Turns each job's inference output into its result and stores the artifact. @default a `JobFinisher` on
+   * `store` (resize, the typography text stage, sharp encode, store under keys from the job id). Benchmarks
+   * inject one that does no image work, to measure what the fleet itself costs per job.
+   */
+  finisher?: Finisher;
   /** Batcher settings beyond the per-lane ones. @default the batcher's defaults */
   batcherOverrides?: BatcherOverrides;
   /**
@@ -70,7 +77,8 @@ export interface FleetWorkerOptions {
   fixedConcurrency?: number;
 }
 
-export type ResolvedFleetWorkerOptions = Required<Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'fixedConcurrency' | 'redisTls'>> & {
+export type ResolvedFleetWorkerOptions = Required<Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'finisher' | 'fixedConcurrency' | 'redisTls'>> & {
+  finisher: Finisher | undefined;
   redisTls: RedisTlsSettings | undefined;
   gpu: number | undefined;
   sessionFactory: SessionFactory | undefined;
@@ -104,6 +112,7 @@ export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId
     depthPollMs: options.depthPollMs ?? 500,
     workerId: options.workerId ?? defaultId,
     pipelineLoader: options.pipelineLoader,
+    finisher: options.finisher,
     batcherOverrides: options.batcherOverrides ?? {},
     fixedConcurrency: options.fixedConcurrency,
   };

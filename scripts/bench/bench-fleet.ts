@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createLogger, createMetricsRegistry, laneQueueName, laneQueuePrefix, type Lane, type Logger } from '../../contract/index.js';
+import { Registry } from 'prom-client';
+import { createLogger, laneQueueName, laneQueuePrefix, type Lane, type Logger } from '../../contract/index.js';
 import { FleetWorker, type ArtifactStore, type FleetWorkerOptions } from '../../workers/index.js';
 import { sleep } from './bench-stats.js';
 import { cleanupPrefix } from '../../test/helpers/redis.js';
@@ -36,7 +37,9 @@ export async function startBenchWorker(prefix: string, store: ArtifactStore, opt
     redisUrl: REDIS_URL,
     prefix,
     logger: benchLogger(),
-    registry: createMetricsRegistry({ role: 'worker' }),
+    // A registry without Node's default metrics: those start an event-loop monitor and a GC observer that are
+    // never stopped, so a bench process creating a worker per round would slow down round after round.
+    registry: new Registry(),
     shutdownTimeoutMs: 10_000,
     ...options,
     store,

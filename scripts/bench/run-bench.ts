@@ -36,12 +36,12 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 const SETTINGS = {
   quick: {
-    overhead: { bareJobs: 8000, fleetJobs: 1500, rounds: 1 },
+    overhead: { noopJobs: 10_000, finishWorkJobs: 1500, rounds: Number(process.env.OVERHEAD_ROUNDS ?? 1) },
     inference: { fleetImages: 24, rawRounds: 4 },
     scenario: { timeScale: 0.1, sustainedSeconds: 150, saturationJobs: 60 },
   },
   full: {
-    overhead: { bareJobs: 20_000, fleetJobs: 4000, rounds: 3 },
+    overhead: { noopJobs: 30_000, finishWorkJobs: 3000, rounds: 5 },
     inference: { fleetImages: 96, rawRounds: 12 },
     scenario: { timeScale: 0.25, sustainedSeconds: 600, saturationJobs: 200 },
   },

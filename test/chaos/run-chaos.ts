@@ -51,7 +51,7 @@ const faults: string[] = [];
 
 function spawnFleet(fleetArgs: string[]): ChildProcess {
   const child = spawn(process.execPath, [FLEET_BIN, ...fleetArgs], {
-    env: { ...process.env, FLEET_S3_ENDPOINT: proxyUrl, AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1', LOG_LEVEL: 'info' },
+    env: { ...process.env, FLEET_S3_ENDPOINT: proxyUrl, AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1', LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let buffered = '';
@@ -60,6 +60,7 @@ function spawnFleet(fleetArgs: string[]): ChildProcess {
     const lines = buffered.split('\n');
     buffered = lines.pop()!;
     for (const line of lines) {
+      // Each job's "job completed" line is at debug level (the batch's info line names its jobs).
       if (!line.includes('"job completed"')) continue;
       const id = /"jobId":"([^"]+)"/.exec(line)?.[1];
       if (id) completions.set(id, (completions.get(id) ?? 0) + 1);

@@ -128,6 +128,11 @@ describe('whole path on real Redis with the file store: producer → router → 
     const failed = families.find((f) => f.name === 'fleet_jobs_failed_total')!;
     assert.ok(failed.metrics.some((m) => m.labels?.code === 'E_SOURCE'));
     assert.ok(fleet.logs.some((l) => l.includes('"batchId"') && l.includes('"jobId"')), 'logs carry job and batch ids');
+    // At info level one line per batch names its jobs.
+    const batchLines = fleet.logs.map((l) => JSON.parse(l) as { level: number; msg: string; batchId?: string; jobIds?: string[]; size?: number }).filter((l) => l.msg === 'batch ran');
+    assert.ok(batchLines.length > 0 && batchLines.every((l) => l.level === 30 && typeof l.batchId === 'string' && l.jobIds?.length === l.size), JSON.stringify(batchLines[0]));
+    const completed = families.find((f) => f.name === 'fleet_jobs_completed_total')!;
+    assert.ok(completed.metrics.some((m) => m.labels?.lane === 'flash' && m.labels?.model === 'flash-v1'), 'completions counted by lane and model');
   });
 });
 
