@@ -25,6 +25,13 @@ export interface LaneConfig {
    * batch, which also amortises the per-batch cost. @default Infinity
    */
   maxBatchesInFlight: number;
+  /**
+   * Batches' worth of items the lane asks for beyond what it runs (its fetch credits: see `wantedItems`);
+   * undefined takes the batcher's `prefetchBatches`. 0 suits a heavy lane whose batch runs for seconds: fetching
+   * its next job when the batch ends costs the device a few ms, and until then the jobs stay in Redis, where
+   * another worker (one that drains the lane as overflow, say) can take them. @default undefined
+   */
+  prefetchBatches: number | undefined;
 }
 
 /** Lane settings as given: every field optional, defaults from {@link DEFAULT_LANE_CONFIG}. */
@@ -40,6 +47,7 @@ export const DEFAULT_LANE_CONFIG = {
   sloMs: 2000,
   weight: 1,
   maxBatchesInFlight: Infinity,
+  prefetchBatches: undefined,
 } as const satisfies LaneConfig;
 
 /** How the adaptive target batch size follows load and latency. */
@@ -179,6 +187,10 @@ export function resolveBatcherOptions<T, R, L extends string>(options: BatcherOp
     positive(`lanes.${name}.sloMs`, lane.sloMs);
     positive(`lanes.${name}.weight`, lane.weight);
     atLeast(`lanes.${name}.maxBatchesInFlight`, lane.maxBatchesInFlight, 1, true);
+    if (lane.prefetchBatches !== undefined) {
+      atLeast(`lanes.${name}.prefetchBatches`, lane.prefetchBatches, 0, true);
+      check(`lanes.${name}.prefetchBatches`, lane.prefetchBatches, Number.isFinite(lane.prefetchBatches), 'finite');
+    }
     lanes.set(name, lane);
   }
   if (lanes.size === 0) throw new RangeError('lanes must declare at least one lane, got none');

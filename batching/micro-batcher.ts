@@ -134,6 +134,11 @@ export class MicroBatcher<T, R, L extends string = string> {
     return promise;
   }
 
+  /** Items of the lane waiting in the batcher now (for batch-mates or for room), not yet in a running batch. */
+  queuedItems(lane: L): number {
+    return this.#lane(lane).queue.size;
+  }
+
   /** Items of the lane in the batcher now: waiting for batch-mates or room, or in a running batch. */
   heldItems(lane: L): number {
     const state = this.#lane(lane);
@@ -141,13 +146,14 @@ export class MicroBatcher<T, R, L extends string = string> {
   }
 
   /**
-   * How many more items the lane would take now: `maxBatchSize × prefetchBatches` minus the items it holds
+   * How many more items the lane would take now: `maxBatchSize × prefetchBatches` (the lane's, else the
+   * batcher's) minus the items it holds
    * and the credits handed out. 0 unless running. Poll it, or wait with {@link MicroBatcher.acquire}.
    */
   wantedItems(lane: L): number {
     const state = this.#lane(lane);
     if (this.#state !== 'running') return 0;
-    const limit = state.config.maxBatchSize * this.#options.prefetchBatches;
+    const limit = state.config.maxBatchSize * (state.config.prefetchBatches ?? this.#options.prefetchBatches);
     return Math.max(0, limit - state.queue.size - state.credits.reserved);
   }
 

@@ -67,7 +67,8 @@ export function renderStatus(status: FleetStatus): string {
   } else {
     const workers = createTable(['worker', 'gpu', 'provider', 'lanes', 'vram in use', 'vram budget', 'state'], { compact: true });
     for (const w of status.workers) {
-      workers.push([w.id, w.gpu ?? 'cpu', w.executionProvider, w.lanes.join(','), formatBytes(w.vramInUseBytes), formatBytes(w.vramBudgetBytes), w.state]);
+      const lanes = [...w.lanes, ...(w.overflowLanes ?? []).map((lane) => `~${lane}`)].join(',');
+      workers.push([w.id, w.gpu ?? 'cpu', w.executionProvider, lanes, formatBytes(w.vramInUseBytes), formatBytes(w.vramBudgetBytes), w.state]);
     }
     out.push(workers.toString());
   }

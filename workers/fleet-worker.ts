@@ -65,7 +65,11 @@ export class FleetWorker {
     if (Object.keys(models).length === 0) {
       throw new FleetError('E_MODEL_LOAD', `no models in ${options.modelsDir}: build the local ones with npm run build:models, or point --models at your exports`);
     }
-    const lanes = Object.fromEntries(options.lanes.map((lane) => [lane, options.batching[lane]])) as Record<Lane, (typeof options.batching)[Lane]>;
+    // An overflow lane takes one job at a time: nothing prefetched, so what it does not run stays in Redis.
+    const lanes = Object.fromEntries([
+      ...options.lanes.map((lane) => [lane, options.batching[lane]]),
+      ...options.overflowLanes.map((lane) => [lane, { ...options.batching[lane], prefetchBatches: 0 }]),
+    ]) as Record<Lane, (typeof options.batching)[Lane]>;
     const runner = this.runner;
     this.batcher = new MicroBatcher<RenderJob, InferenceOutput, Lane>({
       run: async (batch) => {
@@ -94,7 +98,9 @@ export class FleetWorker {
     this.recorder = new LatencyRecorder(main, options.prefix);
     this.recorder.start();
     const finisher = options.finisher ?? new JobFinisher(options.store, options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined);
-    this.consumers = options.lanes.map(
+    const batcher = this.batcher;
+    const ownLanesIdle = () => options.lanes.every((lane) => batcher.heldItems(lane) === 0);
+    this.consumers = this.drainedLanes().map(
       (lane) =>
         new LaneConsumer({
           lane,
@@ -109,10 +115,11 @@ export class FleetWorker {
           logger: log,
           lockDurationMs: options.lockDurationMs,
           ...(options.fixedConcurrency === undefined ? {} : { fixedConcurrency: options.fixedConcurrency }),
+          ...(options.overflowLanes.includes(lane) ? { overflow: { minBacklog: options.overflowBacklog, backedUpForMs: options.overflowAfterMs, ownLanesIdle } } : {}),
         }),
     );
     for (const lane of options.lanes) metrics.workerLanes.set({ lane }, 1);
-    this.depthQueues = options.lanes.map((lane) => new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) }));
+    this.depthQueues = this.drainedLanes().map((lane) => new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) }));
     await this.pollDepths();
     this.depthTimer = setInterval(() => void this.pollDepths(), options.depthPollMs);
     this.depthTimer.unref();
@@ -120,7 +127,7 @@ export class FleetWorker {
     this.state = 'running';
     for (const consumer of this.consumers) consumer.start();
     this.heartbeat.start();
-    log.info({ workerId: options.workerId, lanes: options.lanes, gpu: options.gpu ?? null, vramBytes: options.vramBytes, store: options.store.description, models: Object.keys(models) }, 'worker running');
+    log.info({ workerId: options.workerId, lanes: options.lanes, overflowLanes: options.overflowLanes, gpu: options.gpu ?? null, vramBytes: options.vramBytes, store: options.store.description, models: Object.keys(models) }, 'worker running');
   }
 
   /**
@@ -141,6 +148,7 @@ export class FleetWorker {
       gpu: this.options.gpu ?? null,
       executionProvider: this.executionProvider,
       lanes: this.options.lanes,
+      ...(this.options.overflowLanes.length > 0 ? { overflowLanes: this.options.overflowLanes } : {}),
       vramBudgetBytes: this.options.vramBytes,
       vramInUseBytes: stats?.usedBytes ?? 0,
       startedAt: this.startedAt,
@@ -193,6 +201,11 @@ export class FleetWorker {
     log.info({ workerId: this.options.workerId }, 'worker stopped');
   }
 
+  /** Its own lanes, then its overflow lanes: one consumer and one depth reading each, in this order. */
+  private drainedLanes(): Lane[] {
+    return [...this.options.lanes, ...this.options.overflowLanes];
+  }
+
   private connect(name: string): RedisClient {
     const connection = createRedisConnection(this.options.redisUrl, { role: 'worker', connectionName: name, ...(this.options.redisTls ? { tls: this.options.redisTls } : {}) });
     connection.on('error', () => {});
@@ -203,13 +216,13 @@ export class FleetWorker {
   private async pollDepths(): Promise<void> {
     await Promise.all(
       this.depthQueues.map(async (queue, i) => {
-        const lane = this.options.lanes[i]!;
+        const lane = this.drainedLanes()[i]!;
         try {
           const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
           this.batcher?.setBacklog(lane, (counts.waiting ?? 0) + (counts.prioritized ?? 0));
           for (const [state, n] of Object.entries(counts)) this.metrics.queueDepth.set({ lane, state }, n);
-          // Also lets a lane's concurrency fall back when no batcher event comes.
-          this.consumers[i]?.updateConcurrency();
+          // Also lets a lane's concurrency fall back when no batcher event comes, and an overflow lane open or close.
+          this.consumers[i]?.setBacklog((counts.waiting ?? 0) + (counts.prioritized ?? 0));
         } catch {
           // Redis away: keep the last backlog; BullMQ reconnects.
         }

@@ -45,6 +45,12 @@ export interface LaneConsumerOptions {
    * @default 100
    */
   concurrencyHoldMs?: number;
+  /**
+   * Drain this lane only as overflow (`FleetWorkerOptions.overflowLanes`): fetch while its Redis backlog (see
+   * `setBacklog`) is at least `minBacklog` and `ownLanesIdle()`; otherwise the BullMQ Worker is paused.
+   * @default undefined (a lane of the worker's own)
+   */
+  overflow?: { minBacklog: number; backedUpForMs: number; ownLanesIdle: () => boolean };
   /** Jobs held at once, fixed (no credits): only for measuring bursting. @default credits */
   fixedConcurrency?: number;
   now?: () => number;
@@ -66,6 +72,13 @@ export class LaneConsumer {
    * dispatch them (a no-op lane ran at ~0.7× fixed concurrency that way).
    */
   private readonly peak: SlidingMax;
+  /** Jobs waiting in Redis for this lane (see `setBacklog`). */
+  private backlog = 0;
+  /** Since when the backlog has been at least the overflow threshold (undefined: it is not). */
+  private backedUpSinceMs: number | undefined;
+  /** An overflow lane's gate: its Worker runs only while open. */
+  private overflowOpen = false;
+  private stopping = false;
   private readonly perModel = new Map<string, { completed: CounterChild; costUnits: CounterChild }>();
   /** This lane's per-job histograms, bound once. */
   private readonly laneSeconds: Record<'queueWait' | 'batchWait' | 'postProcess' | 'upload' | 'endToEnd', HistogramChild>;
@@ -96,7 +109,20 @@ export class LaneConsumer {
   }
 
   start(): void {
+    if (this.options.overflow !== undefined) {
+      this.gate();
+      return;
+    }
     void this.worker.run().catch((error) => this.options.logger.error({ lane: this.lane, err: error }, 'lane worker stopped'));
+  }
+
+  /** The lane's jobs waiting in Redis, as the worker last read them (an overflow lane opens on it). */
+  setBacklog(waitingJobs: number): void {
+    this.backlog = waitingJobs;
+    const backedUp = waitingJobs >= (this.options.overflow?.minBacklog ?? Infinity);
+    if (!backedUp) this.backedUpSinceMs = undefined;
+    else this.backedUpSinceMs ??= this.now();
+    this.updateConcurrency();
   }
 
   /**
@@ -108,10 +134,24 @@ export class LaneConsumer {
     const target = this.wantedConcurrency();
     const applied = this.options.fixedConcurrency === undefined ? this.peak.add(target, this.now()) : target;
     if (this.worker.concurrency !== applied) this.worker.concurrency = applied;
+    if (this.options.overflow !== undefined) this.gate();
+  }
+
+  /** Opens an overflow lane (resumes its Worker) while it is backed up and the worker's own lanes are idle; closes it otherwise. */
+  private gate(): void {
+    const { overflow, logger } = this.options;
+    if (overflow === undefined || this.stopping) return;
+    const backedUpMs = this.backedUpSinceMs === undefined ? -1 : this.now() - this.backedUpSinceMs;
+    const open = backedUpMs >= overflow.backedUpForMs && overflow.ownLanesIdle();
+    if (open === this.overflowOpen) return;
+    this.overflowOpen = open;
+    const change = open ? this.worker.resume() : this.worker.pause(true);
+    void change.catch((error) => logger.warn({ lane: this.lane, err: error }, `overflow lane could not ${open ? 'resume' : 'pause'}`));
   }
 
   /** Stops fetching new jobs; the jobs held go on. */
   async pause(): Promise<void> {
+    this.stopping = true;
     await this.worker.pause(true);
   }
 
@@ -136,6 +176,8 @@ export class LaneConsumer {
     const takenAt = this.now();
     const model = job.data.model;
     try {
+      // A paused Worker may still finish one blocking fetch: an overflow lane that closed meanwhile gives it back.
+      if (this.options.overflow !== undefined && !this.overflowOpen) throw new FleetError('E_SHUTDOWN', 'overflow lane closed: job returned to the queue');
       const { manifest } = await this.options.repository.entry(model);
       const renderJob = manifest.pipeline === 'upscale' ? await this.prepareUpscale(job, takenAt, manifest.tile.sizePx) : this.prepare(job, takenAt, manifest);
       const output = await this.options.batcher.submit({
@@ -167,7 +209,7 @@ export class LaneConsumer {
       if (errorCodeOf(error) === 'E_SHUTDOWN' && token !== undefined) {
         // The worker is stopping before this job reached a batch: back to the queue, no attempt used.
         await job.moveToWait(token);
-        log.info('worker stopping: job returned to the queue');
+        log.info(error instanceof FleetError && error.message.startsWith('overflow') ? error.message : 'worker stopping: job returned to the queue');
         throw new WaitingError();
       }
       throw this.failure(job, error, log);

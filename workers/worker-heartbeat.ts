@@ -8,6 +8,8 @@ export interface WorkerInfo {
   gpu: number | null;
   executionProvider: string;
   lanes: readonly Lane[];
+  /** Lanes it drains only while they back up (`FleetWorkerOptions.overflowLanes`). Absent from older workers. */
+  overflowLanes?: readonly Lane[];
   vramBudgetBytes: number;
   vramInUseBytes: number;
   startedAt: number;

@@ -1,4 +1,4 @@
-import type { BatcherOptions, LaneOptions } from '../batching/index.js';
+import type { BatcherOptions, LaneConfig, LaneOptions } from '../batching/index.js';
 import { CONFIG_DEFAULTS, LANES, type Lane, type Logger, type RedisTlsSettings } from '../contract/index.js';
 import type { Registry } from 'prom-client';
 import type { ArtifactStore } from './stores/artifact-store.js';
@@ -16,12 +16,12 @@ export const GiB = 1024 ** 3;
 
 /** Per-lane batching defaults: flash is the configuration that fixed the incident (4 items, 80 ms). */
 export const LANE_BATCHING_DEFAULTS = {
-  flash: { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 1000, weight: 3, maxBatchesInFlight: Infinity },
+  flash: { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 1000, weight: 3, maxBatchesInFlight: Infinity, prefetchBatches: undefined },
   // One batch at a time for the heavy models: a second one beside it would only share the device (see LaneConfig).
-  large: { maxBatchSize: 2, maxLatencyMs: 150, sloMs: 8000, weight: 2, maxBatchesInFlight: 1 },
-  typography: { maxBatchSize: 4, maxLatencyMs: 100, sloMs: 4000, weight: 2, maxBatchesInFlight: 1 },
-  upscale: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 6000, weight: 1, maxBatchesInFlight: Infinity },
-} as const satisfies Record<Lane, Required<LaneOptions>>;
+  large: { maxBatchSize: 2, maxLatencyMs: 150, sloMs: 8000, weight: 2, maxBatchesInFlight: 1, prefetchBatches: 0 },
+  typography: { maxBatchSize: 4, maxLatencyMs: 100, sloMs: 4000, weight: 2, maxBatchesInFlight: 1, prefetchBatches: undefined },
+  upscale: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 6000, weight: 1, maxBatchesInFlight: Infinity, prefetchBatches: undefined },
+} as const satisfies Record<Lane, LaneConfig>;
 
 export interface FleetWorkerOptions {
   /** Redis URL (the worker opens its own blocking connections): `redis://`, `rediss://`, `redis+cluster://`. */
@@ -32,6 +32,22 @@ export interface FleetWorkerOptions {
   prefix?: string;
   /** Lanes this worker drains. @default all four */
   lanes?: readonly Lane[];
+  /**
+   * Lanes this worker drains only to relieve a backlog (overflow): it takes one of their jobs at a time, and only
+   * while that lane has at least `overflowBacklog` jobs waiting in Redis and this worker's own `lanes` hold
+   * nothing (nothing waiting in its batcher, nothing running). A GPU whose lanes are quiet thereby helps one
+   * whose lane is backed up; its own work then waits for at most one overflow batch and the model swap. Must not
+   * repeat a lane of `lanes`. @default none
+   */
+  overflowLanes?: readonly Lane[];
+  /** Jobs waiting in an overflow lane's queue (Redis) before this worker helps. @default 1 */
+  overflowBacklog?: number;
+  /**
+   * How long an overflow lane's backlog must have stayed at `overflowBacklog` or more before this worker helps,
+   * ms (as seen by the depth poll). A job the lane's own workers start within this does not cost this worker a
+   * model swap, nor its own jobs the wait behind an overflow batch. @default 500
+   */
+  overflowAfterMs?: number;
   /** GPU index; absent for a CPU worker. @default undefined */
   gpu?: number;
   /** VRAM budget, bytes. @default 16 GiB (a nominal budget on CPU, where it paces work the same way) */
@@ -84,20 +100,29 @@ export type ResolvedFleetWorkerOptions = Required<Omit<FleetWorkerOptions, 'gpu'
   sessionFactory: SessionFactory | undefined;
   pipelineLoader: FleetWorkerOptions['pipelineLoader'];
   fixedConcurrency: number | undefined;
-  batching: Record<Lane, Required<LaneOptions>>;
+  batching: Record<Lane, LaneConfig>;
 };
 
 export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId: string): ResolvedFleetWorkerOptions {
   const lanes = options.lanes ?? LANES;
   if (lanes.length === 0) throw new RangeError('lanes must name at least one lane, got none');
+  const overflowLanes = options.overflowLanes ?? [];
+  for (const lane of overflowLanes) if (lanes.includes(lane)) throw new RangeError(`overflowLanes must not repeat a lane of lanes, got ${lane} in both`);
+  const overflowBacklog = options.overflowBacklog ?? 1;
+  if (!Number.isInteger(overflowBacklog) || overflowBacklog < 1) throw new RangeError(`overflowBacklog must be an integer >= 1, got ${overflowBacklog}`);
+  const overflowAfterMs = options.overflowAfterMs ?? 500;
+  if (!(overflowAfterMs >= 0) || !Number.isFinite(overflowAfterMs)) throw new RangeError(`overflowAfterMs must be a finite number >= 0, got ${overflowAfterMs}`);
   const vramBytes = options.vramBytes ?? 16 * GiB;
   if (!(vramBytes > 0)) throw new RangeError(`vramBytes must be > 0, got ${vramBytes}`);
-  const batching = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], ...options.batching?.[lane] }])) as Record<Lane, Required<LaneOptions>>;
+  const batching = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], ...options.batching?.[lane] }])) as Record<Lane, LaneConfig>;
   return {
     redisUrl: options.redisUrl,
     redisTls: options.redisTls,
     prefix: options.prefix ?? CONFIG_DEFAULTS.prefix,
     lanes,
+    overflowLanes,
+    overflowBacklog,
+    overflowAfterMs,
     gpu: options.gpu,
     vramBytes,
     store: options.store,

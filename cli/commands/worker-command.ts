@@ -7,6 +7,9 @@ import { onShutdown } from '../shutdown.js';
 export interface WorkerCommandOptions extends ConnectionOptions {
   gpu?: number;
   lanes: string;
+  overflowLanes?: string;
+  overflowBacklog: number;
+  overflowAfter: number;
   vram: string;
   store: string;
   models: string;
@@ -33,6 +36,7 @@ export async function startWorker(options: WorkerCommandOptions) {
     redisTls: config.redisTls,
     prefix: options.prefix,
     lanes: parseLanes(options.lanes),
+    ...(options.overflowLanes === undefined ? {} : { overflowLanes: parseLanes(options.overflowLanes), overflowBacklog: options.overflowBacklog, overflowAfterMs: options.overflowAfter }),
     ...(options.gpu === undefined ? {} : { gpu: options.gpu }),
     vramBytes: parseByteSize(options.vram),
     store,
@@ -63,6 +67,9 @@ export function workerCommand(): Command {
     .description('run one worker (one process per GPU) draining lanes in micro-batches under a VRAM budget')
     .option('--gpu <n>', 'GPU index (CUDA when present); without it a CPU worker', integerOption('gpu', 0, 63))
     .option('--lanes <list>', 'lanes to drain, comma-separated, or all', 'all')
+    .option('--overflow-lanes <list>', "lanes to drain only while backed up and this worker's own lanes are idle, one job at a time")
+    .option('--overflow-backlog <n>', 'jobs waiting in an overflow lane before this worker helps', integerOption('overflow-backlog', 1, 1_000_000), 1)
+    .option('--overflow-after <ms>', 'how long that backlog must last before this worker helps', integerOption('overflow-after', 0, 3_600_000), 500)
     .option('--vram <size>', 'VRAM budget, e.g. 8GiB', '16GiB')
     .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', config.storeUrl)
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)

@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceResult } from './inference-bench.js';
 import type { OverheadResult } from './overhead-bench.js';
+import { describePlacement } from './scenario-bench.js';
 import type { ScenarioFigures, ScenarioResult } from './scenario-bench.js';
 
 export interface MachineDescription {
@@ -108,8 +109,8 @@ export function toMarkdown(report: BenchReport): string {
     '',
     '| path | images/s | p50 | p95 | mean batch | inference / post-process / store per job | inference only (model time) |',
     '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
-    `| raw onnxruntime loop, batch 1 | ${i.rawBatch1ImagesPerSec} | | | 1 | | ${i.rawBatch1ImagesPerSec} |`,
-    `| raw onnxruntime loop, batch 4 | ${i.rawImagesPerSec} | | | 4 | | ${i.rawImagesPerSec} |`,
+    `| raw onnxruntime loop, batch 1 (before · after the fleet runs: ${i.rawSpread.before.batch1} · ${i.rawSpread.after.batch1}) | ${i.rawBatch1ImagesPerSec} | | | 1 | | ${i.rawBatch1ImagesPerSec} |`,
+    `| raw onnxruntime loop, batch 4 (before · after: ${i.rawSpread.before.batch4} · ${i.rawSpread.after.batch4}) | ${i.rawImagesPerSec} | | | 4 | | ${i.rawImagesPerSec} |`,
     `| raw loop with onnxruntime's default session settings (spinning threads), batch 1 · batch 4 | ${i.rawOrtDefaults.batch1ImagesPerSec} · ${i.rawOrtDefaults.batch4ImagesPerSec} | | | | | |`,
     ...(['batch1', 'fixed4x80', 'adaptive'] as const).map((k) => {
       const c = i.configurations[k];
@@ -119,7 +120,7 @@ export function toMarkdown(report: BenchReport): string {
     `| **fleet / raw** (goal ≥ 0.9) · **fleet / fleet batch 1** (goal ≥ 1.4) | **${x(i.ratioVsRaw)}** · **${x(i.ratioVsBatch1)}** | | | | | ${x(i.inferenceOnlyRatioVsRaw)} |`,
     '',
     `**3. Incident scenario** (${s.gpus} simulated 8 GiB GPUs, one FleetWorker each, in both configurations; ` +
-      `after placement: ${s.placement.map((lanes, gpu) => `GPU${gpu} ${lanes.join(' + ')}`).join(', ')}; ` +
+      `after placement: ${s.placement.map((p, gpu) => `GPU${gpu} ${describePlacement(p)}`).join(', ')}; ` +
       `${s.requests} requests at ${s.offeredLoadPerSec}/s over ${s.sustainedSeconds} s; times are real-time equivalent, run at time scale ${s.timeScale})`,
     '',
     '| | before | after | after / before | incident |',

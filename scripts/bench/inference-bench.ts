@@ -43,9 +43,11 @@ export interface InferenceResult {
   model: string;
   sizePx: number;
   provider: string;
-  /** Raw pipeline at batch 4, images/s (the same batch size the fleet's flash lane runs). */
+  /** Raw pipeline at batch 4, images/s (the same batch size the fleet's flash lane runs): mean of the runs before and after the fleet's. */
   rawImagesPerSec: number;
   rawBatch1ImagesPerSec: number;
+  /** The raw runs before and after the fleet's, images/s: how much the machine drifted meanwhile. */
+  rawSpread: { before: { batch1: number; batch4: number }; after: { batch1: number; batch4: number } };
   /** The fleet as deployed: flash lane 4 items / 80 ms, adaptive batch size. */
   fleetImagesPerSec: number;
   /** The fleet with maxBatchSize 1. */
@@ -148,8 +150,8 @@ async function fleetRun(modelsDir: string, flash: LaneOptions, adaptiveBatching:
 
 export async function runInferenceBench(options: InferenceOptions): Promise<InferenceResult> {
   const clients = options.clients ?? 8;
-  const raw = await rawImagesPerSec(options.modelsDir, options.rawRounds);
-  options.log(`inference raw ${MODEL} ${SIZE_PX}²: batch 1 ${raw.batch1.toFixed(2)} images/s, batch 4 ${raw.batch4.toFixed(2)} images/s (${raw.provider})`);
+  const rawBefore = await rawImagesPerSec(options.modelsDir, options.rawRounds);
+  options.log(`inference raw ${MODEL} ${SIZE_PX}²: batch 1 ${rawBefore.batch1.toFixed(2)} images/s, batch 4 ${rawBefore.batch4.toFixed(2)} images/s (${rawBefore.provider})`);
   const rawDefaults = await rawImagesPerSec(options.modelsDir, options.rawRounds, true);
   options.log(`inference raw, onnxruntime defaults (spinning): batch 1 ${rawDefaults.batch1.toFixed(2)}, batch 4 ${rawDefaults.batch4.toFixed(2)} images/s`);
   const flash = LANE_BATCHING_DEFAULTS.flash;
@@ -159,13 +161,18 @@ export async function runInferenceBench(options: InferenceOptions): Promise<Infe
   options.log(`inference fleet 4/80 ms: ${fixed.imagesPerSec} images/s`);
   const adaptive = await fleetRun(options.modelsDir, { ...flash, maxBatchSize: 4, maxLatencyMs: 80 }, true, options.fleetImages, clients);
   options.log(`inference fleet adaptive: ${adaptive.imagesPerSec} images/s (inference only ${adaptive.inferenceOnlyImagesPerSec})`);
-  // The raw loop once more, after the fleet runs, so a noisy neighbour during one of them shows as a spread.
+  // The raw loop once more, after the fleet runs: the machine's speed drifts by tens of percent over minutes, so
+  // the fleet is compared with the mean of the raw runs before and after it.
+  const rawAfter = await rawImagesPerSec(options.modelsDir, options.rawRounds);
+  options.log(`inference raw again: batch 1 ${rawAfter.batch1.toFixed(2)}, batch 4 ${rawAfter.batch4.toFixed(2)} images/s`);
+  const raw = { batch1: (rawBefore.batch1 + rawAfter.batch1) / 2, batch4: (rawBefore.batch4 + rawAfter.batch4) / 2, provider: rawBefore.provider };
   return {
     model: MODEL,
     sizePx: SIZE_PX,
     provider: raw.provider,
     rawImagesPerSec: round(raw.batch4, 2),
     rawBatch1ImagesPerSec: round(raw.batch1, 2),
+    rawSpread: { before: { batch1: round(rawBefore.batch1, 2), batch4: round(rawBefore.batch4, 2) }, after: { batch1: round(rawAfter.batch1, 2), batch4: round(rawAfter.batch4, 2) } },
     fleetImagesPerSec: adaptive.imagesPerSec,
     batch1ImagesPerSec: batch1.imagesPerSec,
     ratioVsRaw: round(adaptive.imagesPerSec / raw.batch4, 3),

@@ -3,7 +3,8 @@
 // bench/results/latest.{json,md} and a timestamped copy. Progress goes to stderr. See README "Benchmarks".
 // Other flags: --only overhead,inference,scenario (runs a subset; results are not written), --seed N,
 // --gpus N (simulated GPUs in the scenario, default 2), --placement 'flash,typography,upscale;large' (the after
-// configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts).
+// configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts),
+// --seconds N (the scenario's sustained phase, real-time equivalent) and --time-scale X (its speed-up).
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildModels } from '../build-models.js';
@@ -21,6 +22,8 @@ const { values } = parseArgs({
     models: { type: 'string', default: 'models' },
     gpus: { type: 'string', default: '2' },
     placement: { type: 'string' },
+    seconds: { type: 'string' },
+    'time-scale': { type: 'string' },
   },
 });
 
@@ -36,7 +39,7 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 const SETTINGS = {
   quick: {
-    overhead: { noopJobs: 10_000, finishWorkJobs: 1500, rounds: Number(process.env.OVERHEAD_ROUNDS ?? 1) },
+    overhead: { noopJobs: 10_000, finishWorkJobs: 1500, rounds: 1 },
     inference: { fleetImages: 24, rawRounds: 4 },
     scenario: { timeScale: 0.1, sustainedSeconds: 150, saturationJobs: 60 },
   },
@@ -62,7 +65,16 @@ async function main(): Promise<void> {
   const placement = values.placement === undefined ? undefined : parsePlacement(values.placement);
   const gpus = placement?.length ?? Number(values.gpus);
   const scenario = only.has('scenario')
-    ? await runScenarioBench({ ...settings.scenario, seed: Number(values.seed), shippedModelsDir: values.models, gpus, ...(placement ? { placement } : {}), log })
+    ? await runScenarioBench({
+        ...settings.scenario,
+        ...(values.seconds === undefined ? {} : { sustainedSeconds: Number(values.seconds) }),
+        ...(values['time-scale'] === undefined ? {} : { timeScale: Number(values['time-scale']) }),
+        seed: Number(values.seed),
+        shippedModelsDir: values.models,
+        gpus,
+        ...(placement ? { placement } : {}),
+        log,
+      })
     : undefined;
   const durationS = (performance.now() - started) / 1000;
   if (!overhead || !inference || !scenario) {

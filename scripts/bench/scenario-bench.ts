@@ -35,10 +35,10 @@ export interface ScenarioOptions {
   /** Simulated GPUs, each an 8 GiB device with its own FleetWorker, in both configurations. @default 2 */
   gpus?: number;
   /**
-   * The after configuration's lanes per GPU (index = GPU), each worker started with `lanes` = its entry.
-   * Every lane must be placed at least once. @default {@link defaultPlacement}(gpus)
+   * The after configuration's lanes per GPU (index = GPU), each worker started with its `lanes` and
+   * `overflowLanes`. Every lane must be some GPU's own. @default {@link defaultPlacement}(gpus)
    */
-  placement?: readonly (readonly Lane[])[];
+  placement?: readonly GpuPlacement[];
   seed: number;
   shippedModelsDir: string;
   log: (line: string) => void;
@@ -61,6 +61,7 @@ export interface KindFigures {
 export interface GpuFigures {
   gpu: number;
   lanes: readonly Lane[];
+  overflowLanes: readonly Lane[];
   gpuBusy: number;
   gpuBusySaturated: number;
   vramPeakBytes: number;
@@ -111,7 +112,7 @@ export interface ScenarioResult {
   deviceBytes: number;
   gpus: number;
   /** The after configuration's lanes per GPU. */
-  placement: Lane[][];
+  placement: GpuPlacement[];
 }
 
 /** Every request to the large lane and model: the incident's configuration, as a policy document. */
@@ -121,28 +122,46 @@ export const ALL_LARGE_POLICY = {
   rules: [{ id: 'everything-large', lane: 'large', model: 'large-v1' }],
 };
 
-/**
- * Lanes per GPU for the after configuration: one GPU serves everything; with more, the first ⌊n/2⌋ serve flash,
- * typography and upscale (5.6 GB resident together) and the rest `large` (5.3 GB of weights plus 1.3 GB per
- * 1024² image: it cannot share 8 GiB with flash and typography without swapping). In this mix the large lane
- * is about 60 % of the after configuration's GPU time, so it gets the larger half.
- */
-export function defaultPlacement(gpus: number): Lane[][] {
-  if (!Number.isInteger(gpus) || gpus < 1) throw new RangeError(`gpus must be an integer >= 1, got ${gpus}`);
-  if (gpus === 1) return [[...LANES]];
-  const mixed = Math.floor(gpus / 2);
-  return Array.from({ length: gpus }, (_, i) => (i < mixed ? ['flash', 'typography', 'upscale'] : ['large']));
+/** One GPU's worker in the after configuration: the lanes it drains, and those it drains only as overflow. */
+export interface GpuPlacement {
+  lanes: Lane[];
+  /** `FleetWorkerOptions.overflowLanes`: taken one job at a time while backed up and this GPU's own lanes are idle. */
+  overflow: Lane[];
 }
 
-/** Parses `flash,typography,upscale;large` (GPUs separated by `;`, lanes by `,`). */
-export function parsePlacement(text: string): Lane[][] {
-  const placement = text.split(';').map((gpu) => gpu.split(',').map((lane) => lane.trim()).filter((lane) => lane !== ''));
-  for (const lanes of placement) {
-    if (lanes.length === 0) throw new RangeError(`placement must give every GPU at least one lane, got ${JSON.stringify(text)}`);
-    for (const lane of lanes) if (!(LANES as readonly string[]).includes(lane)) throw new RangeError(`placement names unknown lane ${JSON.stringify(lane)}; lanes are ${LANES.join(', ')}`);
-  }
-  for (const lane of LANES) if (!placement.some((lanes) => lanes.includes(lane))) throw new RangeError(`placement must place lane ${lane} on some GPU, got ${JSON.stringify(text)}`);
-  return placement as Lane[][];
+/**
+ * Lanes per GPU for the after configuration: one GPU serves everything; with more, the first ⌊n/2⌋ serve flash,
+ * typography and upscale (5.6 GB resident together) and take `large` as overflow, the rest `large` (5.3 GB of
+ * weights plus 1.3 GB per 1024² image: it cannot share 8 GiB with flash and typography, so overflow swaps them
+ * out). In this mix the large lane is about 60 % of the after configuration's GPU time, so it gets the larger half.
+ */
+export function defaultPlacement(gpus: number): GpuPlacement[] {
+  if (!Number.isInteger(gpus) || gpus < 1) throw new RangeError(`gpus must be an integer >= 1, got ${gpus}`);
+  if (gpus === 1) return [{ lanes: [...LANES], overflow: [] }];
+  const mixed = Math.floor(gpus / 2);
+  return Array.from({ length: gpus }, (_, i) => (i < mixed ? { lanes: ['flash', 'typography', 'upscale'], overflow: ['large'] } : { lanes: ['large'], overflow: [] }));
+}
+
+/** Parses `flash,typography,upscale,~large;large` (GPUs separated by `;`, lanes by `,`, `~` before an overflow lane). */
+export function parsePlacement(text: string): GpuPlacement[] {
+  const placement = text.split(';').map((gpu) => {
+    const names = gpu.split(',').map((lane) => lane.trim()).filter((lane) => lane !== '');
+    for (const name of names) {
+      const lane = name.replace(/^~/, '');
+      if (!(LANES as readonly string[]).includes(lane)) throw new RangeError(`placement names unknown lane ${JSON.stringify(lane)}; lanes are ${LANES.join(', ')}`);
+    }
+    const lanes = names.filter((name) => !name.startsWith('~')) as Lane[];
+    const overflow = names.filter((name) => name.startsWith('~')).map((name) => name.slice(1)) as Lane[];
+    if (lanes.length === 0) throw new RangeError(`placement must give every GPU at least one lane of its own, got ${JSON.stringify(text)}`);
+    return { lanes, overflow };
+  });
+  for (const lane of LANES) if (!placement.some((gpu) => gpu.lanes.includes(lane))) throw new RangeError(`placement must place lane ${lane} on some GPU, got ${JSON.stringify(text)}`);
+  return placement;
+}
+
+/** `flash+typography+upscale (+large as overflow)` */
+export function describePlacement(gpu: GpuPlacement): string {
+  return `${gpu.lanes.join('+')}${gpu.overflow.length > 0 ? ` (overflow ${gpu.overflow.join('+')})` : ''}`;
 }
 
 /** Solo device time of one image of a request on the large model at batch 1, real ms (the before's service time). */
@@ -168,7 +187,7 @@ function workerOptions(config: 'before' | 'after', timeScale: number): Partial<F
   const batching = Object.fromEntries(
     LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], maxLatencyMs: scaled(LANE_BATCHING_DEFAULTS[lane].maxLatencyMs), sloMs: scaled(LANE_BATCHING_DEFAULTS[lane].sloMs) }]),
   );
-  return { batching, adaptiveBatching: true, vramBytes: DEVICE_BYTES, batcherOverrides: { maxBypassMs: scaled(500) } };
+  return { batching, adaptiveBatching: true, vramBytes: DEVICE_BYTES, overflowAfterMs: scaled(500), batcherOverrides: { maxBypassMs: scaled(500) } };
 }
 
 interface Issued {
@@ -191,7 +210,7 @@ async function runConfiguration(
   saturation: ReadonlyArray<{ kind: TrafficClass['name']; request: GenerateRequestInput }>,
   options: ScenarioOptions,
   modelsDir: string,
-  placement: readonly (readonly Lane[])[],
+  placement: readonly GpuPlacement[],
 ): Promise<ScenarioFigures> {
   const ts = options.timeScale;
   const prefix = benchPrefix(`scenario-${config}`);
@@ -199,7 +218,7 @@ async function runConfiguration(
   const source = await sharp({ create: { width: UPSCALE_SOURCE_SIDE_PX, height: UPSCALE_SOURCE_SIDE_PX, channels: 3, background: { r: 90, g: 120, b: 160 } } }).png().toBuffer();
   for (const key of UPSCALE_SOURCE_KEYS) await store.put(key, source, 'image/png');
   // Before: every worker serves every lane (only `large` gets traffic). After: each GPU's worker drains its placed lanes.
-  const lanesPerGpu = config === 'before' ? placement.map(() => LANES) : placement;
+  const lanesPerGpu: GpuPlacement[] = config === 'before' ? placement.map(() => ({ lanes: [...LANES], overflow: [] })) : [...placement];
   const devices = lanesPerGpu.map((_, gpu) => new SimulatedDevice({ capacityBytes: DEVICE_BYTES, deviceIndex: gpu }));
   const producer = createProducer({
     redis: REDIS_URL,
@@ -212,11 +231,12 @@ async function runConfiguration(
   const workers: FleetWorker[] = [];
   const sumStats = (field: 'itemsResolved' | 'itemsRejected' | 'batchesStarted' | 'modelLoads') => workers.reduce((sum, w) => sum + w.batcherStats()![field], 0);
   try {
-    for (const [gpu, lanes] of lanesPerGpu.entries()) {
+    for (const [gpu, { lanes, overflow }] of lanesPerGpu.entries()) {
       workers.push(
         await startBenchWorker(prefix, store, {
           ...workerOptions(config, ts),
           lanes,
+          overflowLanes: overflow,
           gpu,
           workerId: `bench-${config}-gpu${gpu}`,
           modelsDir,
@@ -285,7 +305,8 @@ async function runConfiguration(
     if (enqueueErrors.length > 0) options.log(`scenario ${config}: ${enqueueErrors.length} enqueue errors, first: ${String(enqueueErrors[0])}`);
     const gpus: GpuFigures[] = devices.map((_, gpu) => ({
       gpu,
-      lanes: lanesPerGpu[gpu]!,
+      lanes: lanesPerGpu[gpu]!.lanes,
+      overflowLanes: lanesPerGpu[gpu]!.overflow,
       gpuBusy: round(sustained[gpu]!.busyFraction, 3),
       gpuBusySaturated: round(saturated[gpu]!.busyFraction, 3),
       vramPeakBytes: Math.max(sustained[gpu]!.peakBytes, drained[gpu]!.peakBytes),
@@ -327,7 +348,7 @@ export async function runScenarioBench(options: ScenarioOptions): Promise<Scenar
   const random = seededRandom(options.seed);
   const loadFactor = options.loadFactor ?? 0.8;
   const gpus = options.gpus ?? 2;
-  const placement = (options.placement ?? defaultPlacement(gpus)).map((lanes) => [...lanes]);
+  const placement = (options.placement ?? defaultPlacement(gpus)).map((gpu) => ({ lanes: [...gpu.lanes], overflow: [...gpu.overflow] }));
   if (placement.length !== gpus) throw new RangeError(`placement must list lanes for each of the ${gpus} GPUs, got ${placement.length}`);
   // Offered load: loadFactor × the before configuration's nominal capacity (batch 1 on the large model, no OOM, every GPU).
   const probe = seededRandom(options.seed + 1);
@@ -342,7 +363,7 @@ export async function runScenarioBench(options: ScenarioOptions): Promise<Scenar
   try {
     writeSimulatedModelRepository(options.shippedModelsDir, modelsDir);
     options.log(
-      `scenario: ${gpus} simulated GPU(s), after placement ${placement.map((lanes, gpu) => `GPU${gpu}: ${lanes.join('+')}`).join(', ')}; ` +
+      `scenario: ${gpus} simulated GPU(s), after placement ${placement.map((p, gpu) => `GPU${gpu}: ${describePlacement(p)}`).join(', ')}; ` +
         `${arrivals.length} requests over ${options.sustainedSeconds} s (real-time equivalent) at ${ratePerSec.toFixed(2)}/s, time scale ${options.timeScale}`,
     );
     const before = await runConfiguration('before', arrivals, saturation, options, modelsDir, placement);

@@ -4,7 +4,7 @@ import type { DiffusionGraphSpec } from './diffusion-graphs.js';
 import type { UpscaleGraphSpec } from './upscale-graph.js';
 
 /** Bump when any graph, weight or manifest changes, so existing builds are replaced. */
-export const BUILDER_VERSION = 'toy-3';
+export const BUILDER_VERSION = 'toy-4';
 
 const GB = 1_000_000_000;
 const MB = 1_000_000;
@@ -84,9 +84,9 @@ export const MODEL_CATALOG: CatalogEntry[] = [
     manifest: {
       ...diffusionCommon,
       name: 'typography-v1',
-      description: 'Smooth, low-contrast backgrounds for text layouts.',
+      description: 'Smooth, low-contrast backgrounds for text layouts, rendered at up to 512² (an SD 1.5-class native size) and resized; the text is drawn afterwards at full size.',
       lanes: ['typography'],
-      sizes: { min: 256, max: 1024, multipleOf: 64 },
+      sizes: { min: 256, max: 512, multipleOf: 64 },
       defaultSteps: 12,
       maxSteps: 40,
       scheduler: 'euler',

@@ -193,6 +193,30 @@ test('credits: acquire resolves only while the lane can take more, and comes bac
   await closing; // granted before the close
 });
 
+test('a lane with prefetchBatches 0 asks for nothing beyond what it runs; others keep the batcher default', async () => {
+  const clock = new FakeClock();
+  const gpu = fakeGpu(clock, () => 100);
+  const batcher = makeBatcher(clock, gpu.run, {
+    flushWhenIdle: true,
+    prefetchBatches: 2,
+    lanes: { flash: { maxBatchSize: 4, maxLatencyMs: 80 }, large: { maxBatchSize: 2, maxLatencyMs: 200, prefetchBatches: 0 } },
+  });
+  assert.equal(batcher.wantedItems('flash'), 8, 'the batcher default: two batches of four');
+  assert.equal(batcher.wantedItems('large'), 0);
+  let granted = false;
+  void batcher.acquire('large').then(() => (granted = true));
+  await clock.advanceAsync(0);
+  assert.equal(granted, false, 'no credit to fetch ahead');
+  const running = batcher.submit(item(1, 's4', 'large'));
+  await clock.advanceAsync(0);
+  assert.equal(gpu.ran.length, 1, 'a lone item still starts (the worker fetches when it holds nothing)');
+  assert.equal(batcher.heldItems('large'), 1);
+  assert.equal(batcher.queuedItems('large'), 0);
+  await clock.advanceAsync(100);
+  assert.equal(await running, 10);
+  assert.throws(() => makeBatcher(clock, gpu.run, { lanes: { flash: { prefetchBatches: -1 } } }), /lanes\.flash\.prefetchBatches must be an integer >= 0, got -1/);
+});
+
 test('a pending acquire rejects when the batcher stops, or with the abort reason', async () => {
   const clock = new FakeClock();
   const batcher = makeBatcher(clock, fakeGpu(clock).run, { flushWhenIdle: false });

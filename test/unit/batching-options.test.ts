@@ -23,7 +23,7 @@ const base: BatcherOptions<unknown, unknown> = {
 test('resolveBatcherOptions fills defaults from one object', () => {
   const resolved = resolveBatcherOptions(base);
   assert.deepEqual(resolved.lanes.get('flash'), DEFAULT_LANE_CONFIG);
-  assert.deepEqual(DEFAULT_LANE_CONFIG, { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 2000, weight: 1, maxBatchesInFlight: Infinity });
+  assert.deepEqual(DEFAULT_LANE_CONFIG, { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 2000, weight: 1, maxBatchesInFlight: Infinity, prefetchBatches: undefined });
   assert.equal(resolved.clock, realClock);
   assert.equal(resolved.maxBypassMs, DEFAULT_BATCHER_OPTIONS.maxBypassMs);
   assert.equal(resolved.flushWhenIdle, true);

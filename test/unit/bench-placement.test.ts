@@ -3,17 +3,22 @@ import { test } from 'node:test';
 import { defaultPlacement, parsePlacement } from '../../scripts/bench/scenario-bench.js';
 import { GiB, SimulatedDevice } from '../../scripts/bench/simulated-gpu.js';
 
-test('scenario placement: one GPU serves every lane; two put large on its own GPU; every lane is placed', () => {
-  assert.deepEqual(defaultPlacement(1), [['flash', 'large', 'typography', 'upscale']]);
-  assert.deepEqual(defaultPlacement(2), [['flash', 'typography', 'upscale'], ['large']]);
-  assert.deepEqual(defaultPlacement(4), [['flash', 'typography', 'upscale'], ['flash', 'typography', 'upscale'], ['large'], ['large']]);
+const mixed = { lanes: ['flash', 'typography', 'upscale'], overflow: ['large'] };
+const large = { lanes: ['large'], overflow: [] };
+
+test('scenario placement: one GPU serves every lane; two put large on its own GPU and as overflow on the other', () => {
+  assert.deepEqual(defaultPlacement(1), [{ lanes: ['flash', 'large', 'typography', 'upscale'], overflow: [] }]);
+  assert.deepEqual(defaultPlacement(2), [mixed, large]);
+  assert.deepEqual(defaultPlacement(4), [mixed, mixed, large, large]);
   assert.throws(() => defaultPlacement(0), /gpus must be an integer >= 1, got 0/);
 });
 
-test('scenario placement: parsed from `lanes;lanes`, refusing unknown lanes and unplaced ones', () => {
-  assert.deepEqual(parsePlacement('flash, typography,upscale;large'), [['flash', 'typography', 'upscale'], ['large']]);
-  assert.throws(() => parsePlacement('flash,typography,upscale'), /must place lane large/);
+test('scenario placement: parsed from `lanes;lanes` with `~` before overflow lanes, refusing unknown lanes and unplaced ones', () => {
+  assert.deepEqual(parsePlacement('flash, typography,upscale;large'), [{ lanes: ['flash', 'typography', 'upscale'], overflow: [] }, large]);
+  assert.deepEqual(parsePlacement('flash,typography,upscale,~large;large'), [mixed, large]);
+  assert.throws(() => parsePlacement('flash,typography,upscale,~large'), /must place lane large/);
   assert.throws(() => parsePlacement('flash,typography,upscale;large;'), /at least one lane/);
+  assert.throws(() => parsePlacement('flash,typography,upscale;~large'), /at least one lane of its own/);
   assert.throws(() => parsePlacement('flash,typo,upscale;large'), /unknown lane "typo"/);
 });
 

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createProducer, type Producer } from '../../producer/index.js';
+import { loadPipeline, type Pipeline } from '../../workers/index.js';
+import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { startTestWorker } from '../helpers/worker.js';
+
+const account = { id: 'acct-overflow', tier: 'pro' as const };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The real ONNX pipelines, except that flash batches wait for `release()` before they run. */
+function gatedFlash() {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const loader = async (entry: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> => {
+    const pipeline = await loadPipeline(entry);
+    if (pipeline.kind !== 'diffusion' || !entry.manifest.lanes.includes('flash')) return pipeline;
+    return { kind: 'diffusion', manifest: pipeline.manifest, release: () => pipeline.release(), run: async (items) => (await gate, pipeline.run(items)) };
+  };
+  return { loader, release: open };
+}
+
+describe('overflow lanes: a worker helps a backed-up lane only while its own lanes are idle', () => {
+  const prefix = testPrefix();
+  let producer: Producer;
+
+  before(async () => {
+    producer = createProducer({ redis: REDIS_URL, prefix });
+    await producer.ready();
+  });
+  after(async () => {
+    await producer.close();
+    await cleanupPrefix(prefix);
+  });
+
+  test('exports wait while a flash batch runs; once it ends the worker takes them one at a time', async () => {
+    const flash = gatedFlash();
+    const fleet = await startTestWorker(prefix, { lanes: ['flash'], overflowLanes: ['large'], overflowBacklog: 1, pipelineLoader: flash.loader, depthPollMs: 50 });
+    try {
+      const preview = await producer.enqueue({ prompt: 'a held preview', seed: 1, account });
+      while ((fleet.worker.batcherStats()?.lanes.flash?.inFlightItems ?? 0) === 0) await sleep(20);
+      const exports = await Promise.all([1, 2].map((seed) => producer.enqueue({ prompt: `harbor export ${seed}`, intent: 'export', seed, account })));
+      await sleep(600); // a dozen depth polls: the backlog is seen, the own lane is not idle
+      assert.deepEqual(await Promise.all(exports.map(async (r) => (await producer.getJob(r.id)).state)), ['waiting', 'waiting'], 'nothing taken while the own lane runs');
+
+      flash.release();
+      assert.equal((await producer.waitForResult(preview.id, { timeoutMs: 30_000 })).state, 'completed');
+      const views = await Promise.all(exports.map((r) => producer.waitForResult(r.id, { timeoutMs: 60_000 })));
+      assert.deepEqual(views.map((v) => v.state), ['completed', 'completed']);
+      assert.deepEqual(views.map((v) => v.result?.batch?.size), [1, 1], 'one overflow job at a time');
+      assert.ok(fleet.logs.some((line) => line.includes('"overflowLanes":["large"]')), 'the worker logs its overflow lanes');
+    } finally {
+      await fleet.stop();
+    }
+  });
+
+  test('below the backlog threshold the lane stays closed: the last export is left for the lane\'s own workers', async () => {
+    const fleet = await startTestWorker(prefix, { lanes: ['flash'], overflowLanes: ['large'], overflowBacklog: 2, depthPollMs: 50 });
+    try {
+      const first = await producer.enqueue({ prompt: 'lonely export', intent: 'export', seed: 3, account });
+      await sleep(600);
+      assert.equal((await producer.getJob(first.id)).state, 'waiting', 'a backlog of 1 is below the threshold of 2');
+      const second = await producer.enqueue({ prompt: 'second export', intent: 'export', seed: 4, account });
+      const done = await Promise.race(
+        [first, second].map(async (r) => ((await producer.waitForResult(r.id, { timeoutMs: 60_000 })).state === 'completed' ? r.id : undefined)),
+      );
+      assert.ok(done !== undefined, 'a backlog of 2 opens the lane');
+      await sleep(800);
+      const other = done === first.id ? second : first;
+      assert.equal((await producer.getJob(other.id)).state, 'waiting', 'with one left the lane closes again');
+    } finally {
+      await fleet.stop();
+    }
+  });
+
+  test('an overflow lane may not repeat one of the worker\'s own lanes', async () => {
+    await assert.rejects(() => startTestWorker(prefix, { lanes: ['flash', 'large'], overflowLanes: ['large'] }), /overflowLanes must not repeat a lane of lanes, got large in both/);
+  });
+});
