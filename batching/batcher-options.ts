@@ -27,9 +27,10 @@ export interface LaneConfig {
   maxBatchesInFlight: number;
   /**
    * Batches' worth of items the lane asks for beyond what it runs (its fetch credits: see `wantedItems`);
-   * undefined takes the batcher's `prefetchBatches`. 0 suits a heavy lane whose batch runs for seconds: fetching
-   * its next job when the batch ends costs the device a few ms, and until then the jobs stay in Redis, where
-   * another worker (one that drains the lane as overflow, say) can take them. @default undefined
+   * undefined takes the batcher's `prefetchBatches`. 0: the lane asks for a batch only while it could start one
+   * (below its `maxBatchesInFlight`), which suits a heavy lane whose batch runs for seconds: fetching its next
+   * job when the batch ends costs the device a few ms, and until then the jobs stay in Redis, where another
+   * worker (one that drains the lane as overflow, say) can take them. @default undefined
    */
   prefetchBatches: number | undefined;
 }

@@ -147,14 +147,17 @@ export class MicroBatcher<T, R, L extends string = string> {
 
   /**
    * How many more items the lane would take now: `maxBatchSize × prefetchBatches` (the lane's, else the
-   * batcher's) minus the items it holds
+   * batcher's; with 0, one batch while the lane is below its `maxBatchesInFlight`, else none) minus the items it holds
    * and the credits handed out. 0 unless running. Poll it, or wait with {@link MicroBatcher.acquire}.
    */
   wantedItems(lane: L): number {
     const state = this.#lane(lane);
     if (this.#state !== 'running') return 0;
-    const limit = state.config.maxBatchSize * (state.config.prefetchBatches ?? this.#options.prefetchBatches);
-    return Math.max(0, limit - state.queue.size - state.credits.reserved);
+    const prefetchBatches = state.config.prefetchBatches ?? this.#options.prefetchBatches;
+    // A lane that prefetches nothing still wants a batch's worth while it could start one now, so a backlog
+    // forms full batches; while its batches in flight are at their cap it wants nothing.
+    const batches = prefetchBatches > 0 ? prefetchBatches : state.inFlightBatches < state.config.maxBatchesInFlight ? 1 : 0;
+    return Math.max(0, state.config.maxBatchSize * batches - state.queue.size - state.credits.reserved);
   }
 
   /**

@@ -39,20 +39,21 @@ abstract class BoundMetric<L extends string, C> {
   abstract get type(): 'counter' | 'histogram';
 
   /** The child for these label values (created on first use and kept). */
-  labels(values: Record<L, string>): C {
+  labels(values: Record<L, string | number>): C {
     let key = '';
     for (const name of this.labelNames) key += `${values[name]}\u0000`;
     let entry = this.children.get(key);
     if (entry === undefined) {
-      for (const name of this.labelNames) if (typeof values[name] !== 'string') throw new TypeError(`${this.name}: label ${name} is missing`);
-      const labels = Object.fromEntries(this.labelNames.map((name) => [name, values[name]])) as Record<L, string>;
+      for (const name of this.labelNames) if (typeof values[name] !== 'string' && typeof values[name] !== 'number') throw new TypeError(`${this.name}: label ${name} is missing`);
+      const labels = Object.fromEntries(this.labelNames.map((name) => [name, String(values[name])])) as Record<L, string>;
       this.children.set(key, (entry = { labels, child: this.createChild() }));
     }
     return entry.child;
   }
 
+  /** Zeroes every child in place: children bound before a reset (`labels()` results kept by callers) go on counting. */
   reset(): void {
-    this.children.clear();
+    for (const { child } of this.children.values()) this.zero(child);
   }
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValue[] }> {
@@ -62,6 +63,7 @@ abstract class BoundMetric<L extends string, C> {
   }
 
   protected abstract createChild(): C;
+  protected abstract zero(child: C): void;
   protected abstract export(labels: Record<L, string>, child: C, into: MetricValue[]): void;
 }
 
@@ -83,6 +85,10 @@ export class BoundCounter<L extends string> extends BoundMetric<L, CounterChild 
         this.value += n;
       },
     };
+  }
+
+  protected zero(child: { value: number }): void {
+    child.value = 0;
   }
 
   protected export(labels: Record<L, string>, child: { value: number }, into: MetricValue[]): void {
@@ -129,6 +135,12 @@ export class BoundHistogram<L extends string> extends BoundMetric<L, HistogramSt
         this.count++;
       },
     };
+  }
+
+  protected zero(child: HistogramState): void {
+    child.counts.fill(0);
+    child.sum = 0;
+    child.count = 0;
   }
 
   protected export(labels: Record<L, string>, child: HistogramState, into: MetricValue[]): void {

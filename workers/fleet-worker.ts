@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { MicroBatcher, type BatcherEvent } from '../batching/index.js';
+import { MicroBatcher, type Batch, type BatcherEvent, type ItemOutcome } from '../batching/index.js';
 import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, type Lane, type RedisClient } from '../contract/index.js';
 import { Queue } from 'bullmq';
 import { InferenceRunner } from './inference-runner.js';
@@ -28,13 +28,13 @@ export class FleetWorker {
   private executionProvider = 'not loaded yet';
   private readonly startedAt = Date.now();
   private readonly connections: RedisClient[] = [];
-  private consumers: LaneConsumer[] = [];
+  /** One per lane drained (its own lanes, then its overflow lanes): the consumer and the queue its depth is read from. */
+  private drains: Array<{ lane: Lane; overflow: boolean; consumer: LaneConsumer; depthQueue: Queue }> = [];
   private batcher: MicroBatcher<RenderJob, InferenceOutput, Lane> | undefined;
   private runner: InferenceRunner | undefined;
   private recorder: LatencyRecorder | undefined;
   private heartbeat: WorkerHeartbeat | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
-  private depthQueues: Array<Queue> = [];
   private stopping: Promise<void> | undefined;
 
   constructor(options: FleetWorkerOptions) {
@@ -68,19 +68,16 @@ export class FleetWorker {
     // An overflow lane takes one job at a time: nothing prefetched, so what it does not run stays in Redis.
     const lanes = Object.fromEntries([
       ...options.lanes.map((lane) => [lane, options.batching[lane]]),
-      ...options.overflowLanes.map((lane) => [lane, { ...options.batching[lane], prefetchBatches: 0 }]),
+      ...options.overflowLanes.map((lane) => [lane, { ...options.batching[lane], maxBatchSize: 1, maxBatchesInFlight: 1, prefetchBatches: 0 }]),
     ]) as Record<Lane, (typeof options.batching)[Lane]>;
     const runner = this.runner;
     this.batcher = new MicroBatcher<RenderJob, InferenceOutput, Lane>({
       run: async (batch) => {
         const outcomes = await runner.run(batch);
         // One info line per batch names its jobs (each job's own line is at debug): at a few hundred jobs a
-        // second and up, a line per job costs more than the rest of the fleet's own work on the job.
-        const ran = outcomes.find((outcome) => outcome.ok)?.value;
-        log.info(
-          { batchId: ran?.batchId, lane: batch.lane, model: batch.model, size: batch.payloads.length, jobIds: batch.payloads.map((p) => p.job.id), inferenceMs: ran === undefined ? undefined : Math.round(ran.inferenceMs), failed: outcomes.filter((o) => !o.ok).length },
-          'batch ran',
-        );
+        // second and up, a line per job costs more than the rest of the fleet's own work on the job. Written
+        // after the batch hands back its device time and memory.
+        setImmediate(() => this.logBatch(batch, outcomes));
         return outcomes;
       },
       load: this.runner.load,
@@ -95,37 +92,43 @@ export class FleetWorker {
     metrics.vramBudget.set(options.vramBytes);
 
     const main = this.connect('fleet-worker');
-    this.recorder = new LatencyRecorder(main, options.prefix);
+    this.recorder = new LatencyRecorder(main, options.prefix, Date.now, 1000, (error) => log.warn({ err: error }, 'latency histograms not written to Redis; kept for the next flush'));
     this.recorder.start();
     const finisher = options.finisher ?? new JobFinisher(options.store, options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined);
     const batcher = this.batcher;
     const ownLanesIdle = () => options.lanes.every((lane) => batcher.heldItems(lane) === 0);
-    this.consumers = this.drainedLanes().map(
-      (lane) =>
-        new LaneConsumer({
-          lane,
-          prefix: options.prefix,
-          connection: this.connect(`fleet-worker-${lane}`),
-          batcher: this.batcher!,
-          repository,
-          finisher,
-          store: options.store,
-          metrics,
-          recorder: this.recorder!,
-          logger: log,
-          lockDurationMs: options.lockDurationMs,
-          ...(options.fixedConcurrency === undefined ? {} : { fixedConcurrency: options.fixedConcurrency }),
-          ...(options.overflowLanes.includes(lane) ? { overflow: { minBacklog: options.overflowBacklog, backedUpForMs: options.overflowAfterMs, ownLanesIdle } } : {}),
-        }),
-    );
+    // Own work taken closes the overflow lanes at once, not at the next batcher event or depth poll.
+    const recheckOverflow = () => {
+      for (const drain of this.drains) if (drain.overflow) drain.consumer.applyGate();
+    };
+    this.drains = [...options.lanes, ...options.overflowLanes].map((lane) => {
+      const overflow = options.overflowLanes.includes(lane);
+      const consumer = new LaneConsumer({
+        lane,
+        prefix: options.prefix,
+        connection: this.connect(`fleet-worker-${lane}`),
+        batcher: this.batcher!,
+        repository,
+        finisher,
+        store: options.store,
+        metrics,
+        recorder: this.recorder!,
+        logger: log,
+        lockDurationMs: options.lockDurationMs,
+        concurrencyHoldMs: options.concurrencyHoldMs,
+        ...(options.fixedConcurrency === undefined || overflow ? {} : { fixedConcurrency: options.fixedConcurrency }),
+        ...(overflow ? { overflow: { minBacklog: options.overflowBacklog, backedUpForMs: options.overflowAfterMs, ownLanesIdle } } : { onJobTaken: recheckOverflow }),
+      });
+      const depthQueue = new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) });
+      return { lane, overflow, consumer, depthQueue };
+    });
     for (const lane of options.lanes) metrics.workerLanes.set({ lane }, 1);
-    this.depthQueues = this.drainedLanes().map((lane) => new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) }));
     await this.pollDepths();
     this.depthTimer = setInterval(() => void this.pollDepths(), options.depthPollMs);
     this.depthTimer.unref();
     this.heartbeat = new WorkerHeartbeat(main, options.prefix, () => this.info());
     this.state = 'running';
-    for (const consumer of this.consumers) consumer.start();
+    for (const drain of this.drains) drain.consumer.start();
     this.heartbeat.start();
     log.info({ workerId: options.workerId, lanes: options.lanes, overflowLanes: options.overflowLanes, gpu: options.gpu ?? null, vramBytes: options.vramBytes, store: options.store.description, models: Object.keys(models) }, 'worker running');
   }
@@ -172,10 +175,10 @@ export class FleetWorker {
     void this.heartbeat?.beat();
     clearInterval(this.depthTimer);
     log.info({ workerId: this.options.workerId }, 'draining: no new jobs, finishing batches in flight');
-    await Promise.all(this.consumers.map((c) => c.pause()));
+    await Promise.all(this.drains.map((d) => d.consumer.pause()));
     const graceful = (async () => {
       await this.batcher!.drain();
-      await Promise.all(this.consumers.map((c) => c.close()));
+      await Promise.all(this.drains.map((d) => d.consumer.close()));
     })();
     graceful.catch(() => {});
     const timedOut = Symbol('timeout');
@@ -187,23 +190,34 @@ export class FleetWorker {
       log.warn({ shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'shutdown deadline passed: releasing held jobs to other workers');
       void this.batcher!.close();
       // force: BullMQ stops its lock and stalled-check timers without waiting for the jobs held.
-      await Promise.race([Promise.all(this.consumers.map((c) => c.forceClose())), new Promise((r) => setTimeout(r, 2000).unref())]);
+      await Promise.race([Promise.all(this.drains.map((d) => d.consumer.forceClose())), new Promise((r) => setTimeout(r, 2000).unref())]);
       for (const connection of this.connections) connection.disconnect();
     }
     // Each last write is bounded: with Redis away, offline queues would otherwise wait for ever.
     const bounded = (work: Promise<unknown>) => Promise.race([work.catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     await bounded(this.recorder?.close() ?? Promise.resolve());
     await bounded(this.heartbeat?.stop() ?? Promise.resolve());
-    await bounded(Promise.all(this.depthQueues.map((q) => q.close())));
+    await bounded(Promise.all(this.drains.map((d) => d.depthQueue.close())));
     await bounded(this.runner?.close() ?? Promise.resolve());
     for (const connection of this.connections) connection.disconnect();
     this.state = 'stopped';
     log.info({ workerId: this.options.workerId }, 'worker stopped');
   }
 
-  /** Its own lanes, then its overflow lanes: one consumer and one depth reading each, in this order. */
-  private drainedLanes(): Lane[] {
-    return [...this.options.lanes, ...this.options.overflowLanes];
+  private logBatch(batch: Batch<RenderJob, Lane>, outcomes: readonly ItemOutcome<InferenceOutput>[]): void {
+    const ran = outcomes.find((outcome) => outcome.ok)?.value;
+    this.options.logger.info(
+      {
+        batchId: ran?.batchId,
+        lane: batch.lane,
+        model: batch.model,
+        size: batch.payloads.length,
+        jobIds: batch.payloads.map((p) => p.job.id),
+        inferenceMs: ran === undefined ? undefined : Math.round(ran.inferenceMs),
+        failed: outcomes.filter((o) => !o.ok).length,
+      },
+      'batch ran',
+    );
   }
 
   private connect(name: string): RedisClient {
@@ -215,14 +229,14 @@ export class FleetWorker {
 
   private async pollDepths(): Promise<void> {
     await Promise.all(
-      this.depthQueues.map(async (queue, i) => {
-        const lane = this.drainedLanes()[i]!;
+      this.drains.map(async ({ lane, consumer, depthQueue }) => {
         try {
-          const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
-          this.batcher?.setBacklog(lane, (counts.waiting ?? 0) + (counts.prioritized ?? 0));
+          const counts = await depthQueue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+          const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+          this.batcher?.setBacklog(lane, waiting);
           for (const [state, n] of Object.entries(counts)) this.metrics.queueDepth.set({ lane, state }, n);
           // Also lets a lane's concurrency fall back when no batcher event comes, and an overflow lane open or close.
-          this.consumers[i]?.setBacklog((counts.waiting ?? 0) + (counts.prioritized ?? 0));
+          consumer.setBacklog(waiting);
         } catch {
           // Redis away: keep the last backlog; BullMQ reconnects.
         }
@@ -261,6 +275,6 @@ export class FleetWorker {
         log.warn({ lane: event.lane, model: event.model, code: event.code, items: event.items }, 'items rejected by admission');
         break;
     }
-    for (const consumer of this.consumers) consumer.updateConcurrency();
+    for (const drain of this.drains) drain.consumer.updateConcurrency();
   }
 }

@@ -21,6 +21,7 @@ import type { ModelRepository } from './model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
 import type { DiffusionManifest } from './model-manifest.js';
 import { planRenderSize } from './render-size.js';
+import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
 import type { ArtifactStore } from './stores/artifact-store.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -47,10 +48,14 @@ export interface LaneConsumerOptions {
   concurrencyHoldMs?: number;
   /**
    * Drain this lane only as overflow (`FleetWorkerOptions.overflowLanes`): fetch while its Redis backlog (see
-   * `setBacklog`) is at least `minBacklog` and `ownLanesIdle()`; otherwise the BullMQ Worker is paused.
-   * @default undefined (a lane of the worker's own)
+   * `setBacklog`) has lasted (see {@link OverflowGate}) and `ownLanesIdle()`; otherwise the BullMQ Worker is
+   * paused. @default undefined (a lane of the worker's own)
    */
-  overflow?: { minBacklog: number; backedUpForMs: number; ownLanesIdle: () => boolean };
+  overflow?: OverflowGateOptions & { ownLanesIdle: () => boolean };
+  /** Called as this lane takes a job (the worker re-checks its overflow lanes then). @default none */
+  onJobTaken?: () => void;
+  /** Monotonic time, ms, for the concurrency hold and the overflow gate. @default performance.now */
+  monotonicNow?: () => number;
   /** Jobs held at once, fixed (no credits): only for measuring bursting. @default credits */
   fixedConcurrency?: number;
   now?: () => number;
@@ -72,12 +77,10 @@ export class LaneConsumer {
    * dispatch them (a no-op lane ran at ~0.7× fixed concurrency that way).
    */
   private readonly peak: SlidingMax;
-  /** Jobs waiting in Redis for this lane (see `setBacklog`). */
-  private backlog = 0;
-  /** Since when the backlog has been at least the overflow threshold (undefined: it is not). */
-  private backedUpSinceMs: number | undefined;
+  private readonly monotonicNow: () => number;
   /** An overflow lane's gate: its Worker runs only while open. */
-  private overflowOpen = false;
+  private readonly overflowGate: OverflowGate | undefined;
+  private started = false;
   private stopping = false;
   private readonly perModel = new Map<string, { completed: CounterChild; costUnits: CounterChild }>();
   /** This lane's per-job histograms, bound once. */
@@ -86,7 +89,9 @@ export class LaneConsumer {
   constructor(private readonly options: LaneConsumerOptions) {
     this.lane = options.lane;
     this.now = options.now ?? Date.now;
+    this.monotonicNow = options.monotonicNow ?? (() => performance.now());
     this.peak = new SlidingMax(options.concurrencyHoldMs ?? 100);
+    this.overflowGate = options.overflow === undefined ? undefined : new OverflowGate(options.overflow);
     const { metrics, lane } = options;
     this.laneSeconds = {
       queueWait: metrics.queueWait.labels({ lane }),
@@ -109,19 +114,14 @@ export class LaneConsumer {
   }
 
   start(): void {
-    if (this.options.overflow !== undefined) {
-      this.gate();
-      return;
-    }
-    void this.worker.run().catch((error) => this.options.logger.error({ lane: this.lane, err: error }, 'lane worker stopped'));
+    this.started = true;
+    if (this.overflowGate !== undefined) this.applyGate();
+    else this.runWorker();
   }
 
   /** The lane's jobs waiting in Redis, as the worker last read them (an overflow lane opens on it). */
   setBacklog(waitingJobs: number): void {
-    this.backlog = waitingJobs;
-    const backedUp = waitingJobs >= (this.options.overflow?.minBacklog ?? Infinity);
-    if (!backedUp) this.backedUpSinceMs = undefined;
-    else this.backedUpSinceMs ??= this.now();
+    this.overflowGate?.observeBacklog(waitingJobs, this.monotonicNow());
     this.updateConcurrency();
   }
 
@@ -132,21 +132,30 @@ export class LaneConsumer {
    */
   updateConcurrency(): void {
     const target = this.wantedConcurrency();
-    const applied = this.options.fixedConcurrency === undefined ? this.peak.add(target, this.now()) : target;
+    const applied = this.options.fixedConcurrency === undefined ? this.peak.add(target, this.monotonicNow()) : target;
     if (this.worker.concurrency !== applied) this.worker.concurrency = applied;
-    if (this.options.overflow !== undefined) this.gate();
+    this.applyGate();
   }
 
-  /** Opens an overflow lane (resumes its Worker) while it is backed up and the worker's own lanes are idle; closes it otherwise. */
-  private gate(): void {
-    const { overflow, logger } = this.options;
-    if (overflow === undefined || this.stopping) return;
-    const backedUpMs = this.backedUpSinceMs === undefined ? -1 : this.now() - this.backedUpSinceMs;
-    const open = backedUpMs >= overflow.backedUpForMs && overflow.ownLanesIdle();
-    if (open === this.overflowOpen) return;
-    this.overflowOpen = open;
-    const change = open ? this.worker.resume() : this.worker.pause(true);
-    void change.catch((error) => logger.warn({ lane: this.lane, err: error }, `overflow lane could not ${open ? 'resume' : 'pause'}`));
+  /**
+   * Resumes an overflow lane's Worker while its gate is open, pauses it while closed. Checked on every call, not
+   * only on changes: a resume that lands while BullMQ's main loop is ending finds it still "running" and starts
+   * nothing, so a lane open with no loop is started here.
+   */
+  applyGate(): void {
+    const gate = this.overflowGate;
+    if (gate === undefined || !this.started || this.stopping) return;
+    const wasOpen = gate.open;
+    const open = gate.evaluate(this.options.overflow!.ownLanesIdle(), this.monotonicNow());
+    if (open !== wasOpen) {
+      const change = open ? this.worker.resume() : this.worker.pause(true);
+      void change.catch((error) => this.options.logger.warn({ lane: this.lane, err: error }, `overflow lane could not ${open ? 'resume' : 'pause'}`));
+    }
+    if (open && !this.worker.isRunning() && !this.worker.isPaused()) this.runWorker();
+  }
+
+  private runWorker(): void {
+    void this.worker.run().catch((error) => this.options.logger.error({ lane: this.lane, err: error }, 'lane worker stopped'));
   }
 
   /** Stops fetching new jobs; the jobs held go on. */
@@ -175,9 +184,18 @@ export class LaneConsumer {
     const { lane, metrics, recorder, logger } = this.options;
     const takenAt = this.now();
     const model = job.data.model;
+    this.options.onJobTaken?.();
+    if (this.overflowGate !== undefined && token !== undefined) {
+      this.applyGate();
+      if (!this.overflowGate.open) {
+        // A paused Worker may still finish one blocking fetch, and own work may have come since the gate was last
+        // checked: the job goes back (no attempt used) for the lane's own workers.
+        await job.moveToWait(token);
+        logger.debug({ jobId: job.id, lane, model }, 'overflow lane closed: job returned to the queue');
+        throw new WaitingError();
+      }
+    }
     try {
-      // A paused Worker may still finish one blocking fetch: an overflow lane that closed meanwhile gives it back.
-      if (this.options.overflow !== undefined && !this.overflowOpen) throw new FleetError('E_SHUTDOWN', 'overflow lane closed: job returned to the queue');
       const { manifest } = await this.options.repository.entry(model);
       const renderJob = manifest.pipeline === 'upscale' ? await this.prepareUpscale(job, takenAt, manifest.tile.sizePx) : this.prepare(job, takenAt, manifest);
       const output = await this.options.batcher.submit({
@@ -202,14 +220,14 @@ export class LaneConsumer {
       recorder.observeJob(lane, t);
       // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
       // because a child logger per job costs more than the line.
-      logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
+      if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
       return result;
     } catch (error) {
       const log = logger.child({ jobId: job.id, lane, model });
       if (errorCodeOf(error) === 'E_SHUTDOWN' && token !== undefined) {
         // The worker is stopping before this job reached a batch: back to the queue, no attempt used.
         await job.moveToWait(token);
-        log.info(error instanceof FleetError && error.message.startsWith('overflow') ? error.message : 'worker stopping: job returned to the queue');
+        log.info('worker stopping: job returned to the queue');
         throw new WaitingError();
       }
       throw this.failure(job, error, log);

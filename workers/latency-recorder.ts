@@ -32,11 +32,14 @@ interface LaneMinute {
 /**
  * Collects latencies and per-lane counts in memory and adds them to the per-minute Redis histograms
  * every `flushIntervalMs` in one pipeline (a few commands a second, whatever the job rate). Counting costs
- * an array increment per observation: keys are built only when flushing.
+ * an array increment per observation: keys are built only when flushing. While Redis is away the counts wait
+ * in memory (a few hundred numbers per lane and minute) and go out with the next flush that works.
  */
 export class LatencyRecorder {
   /** minute → lane → counts */
   private pending = new Map<number, Map<string, LaneMinute>>();
+  /** Keys whose EXPIRE failed: set again with the next flush, so no histogram outlives its TTL. */
+  private unexpired = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -44,10 +47,12 @@ export class LatencyRecorder {
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
     private readonly flushIntervalMs = 1000,
+    /** Told when a periodic flush fails (its counts are kept for the next one). @default ignore */
+    private readonly onFlushError: (error: unknown) => void = () => {},
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.flush().catch(() => {}), this.flushIntervalMs);
+    this.timer ??= setInterval(() => void this.flush().catch(this.onFlushError), this.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -70,13 +75,25 @@ export class LatencyRecorder {
     this.addCounter(this.laneMinute(minuteOf(this.now()), lane), field, n);
   }
 
+  /**
+   * Sends what was counted since the last flush. A command that fails has its counts put back for the next
+   * flush; what Redis applied is not sent again. (If the connection drops after Redis applied some commands
+   * but before their replies came, those are sent twice: counts may run high after an outage, never low.)
+   */
   async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 && this.unexpired.size === 0) return;
     const batch = this.pending;
+    const unexpired = this.unexpired;
     this.pending = new Map();
+    this.unexpired = new Set();
     const pipeline = this.redis.pipeline();
-    // What each HINCRBY adds, in pipeline order (EXPIREs are null), so a failed command's counts can be put back.
-    const adds: Array<(() => void) | null> = [];
+    // What to redo if each command fails, in pipeline order: put a HINCRBY's counts back, or re-set an EXPIRE.
+    const adds: Array<() => void> = [];
+    const expire = (key: string) => {
+      pipeline.expire(key, HISTOGRAM_TTL_SECONDS);
+      adds.push(() => this.unexpired.add(key));
+    };
+    for (const key of unexpired) expire(key);
     for (const [minute, lanes] of batch) {
       for (const [lane, counts] of lanes) {
         for (const [metric, buckets] of counts.buckets) {
@@ -86,8 +103,7 @@ export class LatencyRecorder {
             pipeline.hincrby(key, String(index), n);
             adds.push(() => this.addBucket(this.laneMinute(minute, lane), metric, index, n));
           });
-          pipeline.expire(key, HISTOGRAM_TTL_SECONDS);
-          adds.push(null);
+          expire(key);
         }
         if (counts.counters.size > 0) {
           const key = laneStatsKey(this.prefix, lane, minute);
@@ -95,8 +111,7 @@ export class LatencyRecorder {
             pipeline.hincrby(key, field, n);
             adds.push(() => this.addCounter(this.laneMinute(minute, lane), field, n));
           }
-          pipeline.expire(key, HISTOGRAM_TTL_SECONDS);
-          adds.push(null);
+          expire(key);
         }
       }
     }
@@ -106,7 +121,7 @@ export class LatencyRecorder {
     try {
       results = await pipeline.exec();
     } catch (error) {
-      for (const add of adds) add?.();
+      for (const add of adds) add();
       throw error;
     }
     const failed = results === null ? adds.map(() => new Error('pipeline discarded')) : results.map(([error]) => error);
@@ -114,7 +129,7 @@ export class LatencyRecorder {
     failed.forEach((error, i) => {
       if (error === null) return;
       firstError ??= error;
-      adds[i]?.();
+      adds[i]!();
     });
     if (firstError !== undefined) throw firstError;
   }

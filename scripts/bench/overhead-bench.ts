@@ -220,9 +220,17 @@ export async function runOverheadBench(options: OverheadOptions): Promise<Overhe
     await fleetRound(options.noopJobs / 2, enqueueConcurrency, options.modelsDir, noopLane);
   }
   for (let r = 0; r < options.rounds; r++) {
-    // Each pair runs back to back, so a round's ratio compares like with like on a noisy machine.
-    bare.push(await bareRound(options.noopJobs, { concurrency, enqueueConcurrency, shape }));
-    fleet.push(await fleetRound(options.noopJobs, enqueueConcurrency, options.modelsDir, noopLane));
+    // Each pair runs back to back, so a round's ratio compares like with like on a noisy machine; which goes first
+    // alternates, so neither always gets the warmer (or the colder) slot.
+    const pairBare = () => bareRound(options.noopJobs, { concurrency, enqueueConcurrency, shape });
+    const pairFleet = () => fleetRound(options.noopJobs, enqueueConcurrency, options.modelsDir, noopLane);
+    if (r % 2 === 0) {
+      bare.push(await pairBare());
+      fleet.push(await pairFleet());
+    } else {
+      fleet.push(await pairFleet());
+      bare.push(await pairBare());
+    }
     barePlain.push((await bareRound(options.noopJobs, { concurrency, enqueueConcurrency })).jobsPerSec);
     fleetFixed.push((await fleetRound(options.noopJobs, enqueueConcurrency, options.modelsDir, { ...noopLane, fixedConcurrency: concurrency })).jobsPerSec);
     options.log(

@@ -187,7 +187,7 @@ function workerOptions(config: 'before' | 'after', timeScale: number): Partial<F
   const batching = Object.fromEntries(
     LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], maxLatencyMs: scaled(LANE_BATCHING_DEFAULTS[lane].maxLatencyMs), sloMs: scaled(LANE_BATCHING_DEFAULTS[lane].sloMs) }]),
   );
-  return { batching, adaptiveBatching: true, vramBytes: DEVICE_BYTES, overflowAfterMs: scaled(500), batcherOverrides: { maxBypassMs: scaled(500) } };
+  return { batching, adaptiveBatching: true, vramBytes: DEVICE_BYTES, overflowAfterMs: scaled(500), concurrencyHoldMs: scaled(100), batcherOverrides: { maxBypassMs: scaled(500) } };
 }
 
 interface Issued {

@@ -10,7 +10,7 @@ import { startTestWorker } from '../helpers/worker.js';
 const account = { id: 'acct-drain', tier: 'pro' as const };
 type DrainResult = { lanes: DrainedLane[]; timedOut: boolean };
 
-describe('fleet drain / resume on a real worker (large lane: ~1.6 s per batch of 2)', () => {
+describe('fleet drain / resume on a real worker (large lane: one export at a time)', () => {
   const prefix = testPrefix();
   let producer: Producer;
   let queues: LaneQueues;

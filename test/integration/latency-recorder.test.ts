@@ -38,6 +38,23 @@ describe('LatencyRecorder', () => {
     assert.ok((await redis.ttl(laneStatsKey(prefix, 'flash', minute))) > 0, 'keys expire');
   });
 
+  test('a command Redis refuses keeps its counts; the rest of the flush is applied once', async () => {
+    const nowMs = Date.UTC(2026, 10, 27, 12, 0, 0);
+    const minute = minuteOf(nowMs);
+    const statsKey = laneStatsKey(prefix, 'typography', minute);
+    await redis.set(statsKey, 'not a hash'); // HINCRBY on it fails with WRONGTYPE; the histogram commands do not
+    const recorder = new LatencyRecorder(redis, prefix, () => nowMs);
+    recorder.observeJob('typography', { endToEndMs: 900 });
+    await assert.rejects(() => recorder.flush(), /WRONGTYPE/);
+    const histogram = histogramKey(prefix, 'typography', 'endToEnd', minute);
+    assert.deepEqual(await redis.hgetall(histogram), { [bucketIndexOf(900)]: '1' });
+    await redis.del(statsKey);
+    await recorder.flush();
+    assert.deepEqual(await redis.hgetall(histogram), { [bucketIndexOf(900)]: '1' }, 'not counted twice');
+    assert.deepEqual(await redis.hgetall(statsKey), { completed: '1' }, 'the refused count went out with the next flush');
+    assert.ok((await redis.ttl(statsKey)) > 0, 'and its key got its TTL');
+  });
+
   test('a flush that fails keeps its counts for the next one, and counts nothing twice', async () => {
     const nowMs = Date.UTC(2026, 10, 27, 11, 0, 0);
     const recorder = new LatencyRecorder(redis, prefix, () => nowMs);

@@ -193,27 +193,31 @@ test('credits: acquire resolves only while the lane can take more, and comes bac
   await closing; // granted before the close
 });
 
-test('a lane with prefetchBatches 0 asks for nothing beyond what it runs; others keep the batcher default', async () => {
+test('a lane with prefetchBatches 0 asks for a batch only while it could start one; others keep the batcher default', async () => {
   const clock = new FakeClock();
   const gpu = fakeGpu(clock, () => 100);
   const batcher = makeBatcher(clock, gpu.run, {
-    flushWhenIdle: true,
+    flushWhenIdle: false,
     prefetchBatches: 2,
-    lanes: { flash: { maxBatchSize: 4, maxLatencyMs: 80 }, large: { maxBatchSize: 2, maxLatencyMs: 200, prefetchBatches: 0 } },
+    lanes: { flash: { maxBatchSize: 4, maxLatencyMs: 80 }, large: { maxBatchSize: 2, maxLatencyMs: 200, maxBatchesInFlight: 1, prefetchBatches: 0 } },
   });
+  batcher.setBacklog('large', 5);
   assert.equal(batcher.wantedItems('flash'), 8, 'the batcher default: two batches of four');
-  assert.equal(batcher.wantedItems('large'), 0);
+  assert.equal(batcher.wantedItems('large'), 2, 'idle: one batch');
+  await batcher.acquire('large');
+  await batcher.acquire('large');
+  const first = [1, 2].map((p) => batcher.submit(item(p, 's4', 'large')));
+  await clock.advanceAsync(0);
+  assert.equal(gpu.ran.length, 1, 'a full batch starts at once');
+  assert.equal(batcher.wantedItems('large'), 0, 'running at its cap of one batch: nothing fetched ahead');
   let granted = false;
   void batcher.acquire('large').then(() => (granted = true));
-  await clock.advanceAsync(0);
-  assert.equal(granted, false, 'no credit to fetch ahead');
-  const running = batcher.submit(item(1, 's4', 'large'));
-  await clock.advanceAsync(0);
-  assert.equal(gpu.ran.length, 1, 'a lone item still starts (the worker fetches when it holds nothing)');
-  assert.equal(batcher.heldItems('large'), 1);
+  await clock.advanceAsync(99);
+  assert.equal(granted, false);
   assert.equal(batcher.queuedItems('large'), 0);
-  await clock.advanceAsync(100);
-  assert.equal(await running, 10);
+  await clock.advanceAsync(1);
+  assert.deepEqual(await Promise.all(first), [10, 20]);
+  assert.equal(granted, true, 'the batch ended: credit for the next one');
   assert.throws(() => makeBatcher(clock, gpu.run, { lanes: { flash: { prefetchBatches: -1 } } }), /lanes\.flash\.prefetchBatches must be an integer >= 0, got -1/);
 });
 

@@ -44,4 +44,15 @@ describe('BoundHistogram and BoundCounter', () => {
     assert.throws(() => c.labels({ lane: 'flash' }).inc(-1), /only goes up/);
     assert.throws(() => new BoundCounter({ name: 'c_total', help: 'c', labelNames: ['lane'], registers: [registry] }), /already been registered/);
   });
+
+  test('a reset zeroes the series; children bound before it go on counting', async () => {
+    const registry = new Registry();
+    const c = new BoundCounter({ name: 'c_total', help: 'c', labelNames: ['lane'], registers: [registry] });
+    const flash = c.labels({ lane: 'flash' });
+    flash.inc(5);
+    registry.resetMetrics();
+    assert.match(await registry.metrics(), /c_total\{lane="flash"\} 0/);
+    flash.inc(2);
+    assert.match(await registry.metrics(), /c_total\{lane="flash"\} 2/);
+  });
 });
