@@ -39,7 +39,7 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 const SETTINGS = {
   quick: {
-    overhead: { noopJobs: 10_000, finishWorkJobs: 1500, rounds: 1 },
+    overhead: { noopJobs: 10_000, finishWorkJobs: 1500, rounds: 3 },
     inference: { fleetImages: 24, rawRounds: 4 },
     scenario: { timeScale: 0.1, sustainedSeconds: 150, saturationJobs: 60 },
   },
