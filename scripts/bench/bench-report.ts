@@ -90,7 +90,7 @@ export function toMarkdown(report: BenchReport): string {
     `Run ${report.startedAt} (${report.mode}, ${report.durationS.toFixed(0)} s), commit \`${report.commit}\`; ${m.cpus} × ${m.cpuModel}, ` +
       `${gib(m.memoryBytes)} RAM, Node ${m.node}, onnxruntime-node ${m.onnxruntime}, BullMQ ${m.bullmq}.`,
     '',
-    `**1. Overhead** (jobs/s: completions between the first and the last job's finishedOn, queue pre-filled by the producer; ${o.noopJobsPerRound} jobs a round, median of ${o.rounds} rounds, each ratio taken within a round)`,
+    `**1. Overhead** (jobs/s: completions between the first and the last job's finishedOn, queue pre-filled by the producer; ${o.noopJobsPerRound} jobs a round, ${o.rounds} rounds, each ratio taken within a round; the first three rows are the round with the median ratio, the rest medians over the rounds)`,
     '',
     '| path | jobs/s |',
     '| --- | ---: |',
