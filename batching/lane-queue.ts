@@ -8,6 +8,29 @@ export interface PendingItem<T, R> {
   readonly reject: (error: unknown) => void;
 }
 
+/** A queued item that counts how it settled (one object per item, no closures: submit is on the hot path). */
+export class CountedItem<T, R> implements PendingItem<T, R> {
+  firstStartMs: number | undefined = undefined;
+
+  constructor(
+    readonly payload: T,
+    readonly submittedMs: number,
+    private readonly counters: { itemsResolved: number; itemsRejected: number },
+    private readonly settleOk: (value: R) => void,
+    private readonly settleError: (error: unknown) => void,
+  ) {}
+
+  resolve(value: R): void {
+    this.counters.itemsResolved++;
+    this.settleOk(value);
+  }
+
+  reject(error: unknown): void {
+    this.counters.itemsRejected++;
+    this.settleError(error);
+  }
+}
+
 /** Items that may run together: one lane, model, size and key. */
 export interface PendingBatch<T, R> {
   readonly groupKey: string;

@@ -10,34 +10,11 @@ import type { BatcherOptions, ResolvedBatcherOptions } from './batcher-options.j
 import { BatcherStoppedError, OutOfMemoryError, VramBudgetError } from './batching-error.js';
 import { ActivationEstimator } from './activation-estimator.js';
 import { planAdmission } from './admission.js';
-import { bisect, settleItems } from './lane-queue.js';
+import { bisect, CountedItem, settleItems } from './lane-queue.js';
 import type { PendingBatch, PendingItem } from './lane-queue.js';
 import { GpuTimeEstimator } from './gpu-time-estimator.js';
 import { ModelResidency } from './model-residency.js';
 import { WeightedFairShare } from './weighted-fair-share.js';
-
-/** A queued item that counts how it settled (one object per item, no closures: submit is on the hot path). */
-class CountedItem<T, R> implements PendingItem<T, R> {
-  firstStartMs: number | undefined = undefined;
-
-  constructor(
-    readonly payload: T,
-    readonly submittedMs: number,
-    private readonly counters: { itemsResolved: number; itemsRejected: number },
-    private readonly settleOk: (value: R) => void,
-    private readonly settleError: (error: unknown) => void,
-  ) {}
-
-  resolve(value: R): void {
-    this.counters.itemsResolved++;
-    this.settleOk(value);
-  }
-
-  reject(error: unknown): void {
-    this.counters.itemsRejected++;
-    this.settleError(error);
-  }
-}
 
 /**
  * Groups compatible items into micro-batches and starts them on the GPU under a VRAM budget, sharing it
