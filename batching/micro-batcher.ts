@@ -111,11 +111,6 @@ export class MicroBatcher<T, R, L extends string = string> {
     return promise;
   }
 
-  /** Items of the lane waiting in the batcher now (for batch-mates or for room), not yet in a running batch. */
-  queuedItems(lane: L): number {
-    return this.#lane(lane).queue.size;
-  }
-
   /** Items of the lane in the batcher now: waiting for batch-mates or room, or in a running batch. */
   heldItems(lane: L): number {
     const state = this.#lane(lane);

@@ -65,7 +65,8 @@ export function redactSecrets(value: unknown): unknown {
 
 /**
  * The common log argument, a plain object of primitives (ids, sizes, timings), redacted without the walk's
- * bookkeeping; undefined for anything else, which the walk handles.
+ * bookkeeping; undefined for anything else, which the walk handles (an ioredis command on an error,
+ * `{ name: 'auth', args: [password] }`, holds an array, so it is walked).
  */
 function flatPlainObject(value: object): Record<string, unknown> | undefined {
   const proto = Object.getPrototypeOf(value) as unknown;
@@ -77,7 +78,6 @@ function flatPlainObject(value: object): Record<string, unknown> | undefined {
     if (item !== null && typeof item === 'object') return undefined;
     out[key] = isSecretKey(key) && item !== undefined && item !== null && item !== false ? REDACTED : typeof item === 'string' ? redactString(item) : item;
   }
-  // ioredis puts the failed command on its errors: `{ name: 'auth', args: [password] }` (args is an array: not flat).
   return out;
 }
 

@@ -107,7 +107,7 @@ export class FleetWorker {
         lane,
         prefix: options.prefix,
         connection: this.connect(`fleet-worker-${lane}`),
-        batcher: this.batcher!,
+        batcher,
         repository,
         finisher,
         store: options.store,
@@ -117,7 +117,8 @@ export class FleetWorker {
         lockDurationMs: options.lockDurationMs,
         concurrencyHoldMs: options.concurrencyHoldMs,
         ...(options.fixedConcurrency === undefined || overflow ? {} : { fixedConcurrency: options.fixedConcurrency }),
-        ...(overflow ? { overflow: { minBacklog: options.overflowBacklog, backedUpForMs: options.overflowAfterMs, ownLanesIdle } } : { onJobTaken: recheckOverflow }),
+        ...(overflow ? { overflow: { minBacklog: options.overflowBacklog, backedUpForMs: options.overflowAfterMs, ownLanesIdle } } : {}),
+        ...(!overflow && options.overflowLanes.length > 0 ? { onJobTaken: recheckOverflow } : {}),
       });
       const depthQueue = new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) });
       return { lane, overflow, consumer, depthQueue };

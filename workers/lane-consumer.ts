@@ -39,13 +39,8 @@ export interface LaneConsumerOptions {
   recorder: LatencyRecorder;
   logger: Logger;
   lockDurationMs: number;
-  /**
-   * How long the lane keeps the concurrency its demand last peaked at, ms (see `updateConcurrency`). It only
-   * needs to span the swings of fast lanes (a batch start and end a few ms apart); a slow lane's batches take
-   * far longer, so for them it changes nothing and a busy worker still leaves their jobs to others.
-   * @default 100
-   */
-  concurrencyHoldMs?: number;
+  /** How long the lane keeps the concurrency its demand last peaked at, ms: `FleetWorkerOptions.concurrencyHoldMs`. */
+  concurrencyHoldMs: number;
   /**
    * Drain this lane only as overflow (`FleetWorkerOptions.overflowLanes`): fetch while its Redis backlog (see
    * `setBacklog`) has lasted (see {@link OverflowGate}) and `ownLanesIdle()`; otherwise the BullMQ Worker is
@@ -90,7 +85,7 @@ export class LaneConsumer {
     this.lane = options.lane;
     this.now = options.now ?? Date.now;
     this.monotonicNow = options.monotonicNow ?? (() => performance.now());
-    this.peak = new SlidingMax(options.concurrencyHoldMs ?? 100);
+    this.peak = new SlidingMax(options.concurrencyHoldMs);
     this.overflowGate = options.overflow === undefined ? undefined : new OverflowGate(options.overflow);
     const { metrics, lane } = options;
     this.laneSeconds = {

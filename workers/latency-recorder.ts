@@ -56,10 +56,6 @@ export class LatencyRecorder {
     this.timer.unref();
   }
 
-  observe(lane: string, metric: LatencyMetric, ms: number): void {
-    this.addBucket(this.laneMinute(minuteOf(this.now()), lane), metric, bucketIndexOf(ms), 1);
-  }
-
   /** Every timing a finished job has, and one `completed`, counted in the current minute. */
   observeJob(lane: string, timings: StageTimings): void {
     const counts = this.laneMinute(minuteOf(this.now()), lane);

@@ -52,7 +52,8 @@ export interface FleetWorkerOptions {
   overflowAfterMs?: number;
   /**
    * How long a lane keeps the concurrency its demand last peaked at, ms: long enough to span a fast lane's swings
-   * between batch start and end (see `LaneConsumer.updateConcurrency`), far shorter than a heavy batch. @default 100
+   * between batch start and end (see `LaneConsumer.updateConcurrency`), far shorter than a heavy batch, so a busy
+   * worker still leaves a heavy lane's jobs to others. @default 100
    */
   concurrencyHoldMs?: number;
   /** GPU index; absent for a CPU worker. @default undefined */

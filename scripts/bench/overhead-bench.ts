@@ -73,16 +73,16 @@ const REQUEST_SIDE_PX = 64;
 const NOOP_BATCHING = { maxBatchSize: 32, maxLatencyMs: 5, prefetchBatches: 2 } as const;
 
 /** What the fleet's finisher does for one no-op job, done directly: resize 8×8 → 64×64, PNG + WebP thumbnail, two puts. */
-async function finishWork(store: MemoryStore, i: number): Promise<void> {
+async function finishWork(store: MemoryStore, key: string): Promise<void> {
   const image = await resizeRaw(tinyImage(), REQUEST_SIDE_PX, REQUEST_SIDE_PX);
   const encoded = await encodeImage(image, { format: 'png', thumbnail: true });
-  await Promise.all([store.put(`flash/${i}.png`, encoded.data, encoded.contentType), store.put(`flash/${i}.thumb.webp`, encoded.thumbnail!.data, 'image/webp')]);
+  await Promise.all([store.put(`flash/${key}.png`, encoded.data, encoded.contentType), store.put(`flash/${key}.thumb.webp`, encoded.thumbnail!.data, 'image/webp')]);
 }
 
 async function finishWorkOnly(jobs: number): Promise<number> {
   const store = new MemoryStore();
   const started = performance.now();
-  await inParallel(jobs, 16, (i) => finishWork(store, i));
+  await inParallel(jobs, 16, (i) => finishWork(store, String(i)));
   await store.close();
   return jobs / ((performance.now() - started) / 1000);
 }
@@ -148,7 +148,7 @@ async function bareRound(jobs: number, options: BareRound) {
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     const store = new MemoryStore();
-    const processor = options.withFinishWork ? async (job: { id?: string }) => finishWork(store, Number(job.id)) : async () => {};
+    const processor = options.withFinishWork ? async (job: { id?: string }) => finishWork(store, job.id!) : async () => {};
     const worker = new Worker('noop', processor, { connection: workerConnection, prefix: `{${prefix}:noop}`, concurrency: options.concurrency });
     worker.on('completed', () => {
       if (++completed === jobs) done();

@@ -23,7 +23,7 @@ describe('LatencyRecorder', () => {
     recorder.count('flash', 'batches');
     recorder.count('flash', 'batchItems', 2);
     nowMs += 60_000;
-    recorder.observe('large', 'endToEnd', 5000);
+    recorder.observeJob('large', { endToEndMs: 5000 });
     recorder.count('large', 'failed');
     await recorder.flush();
 
@@ -33,7 +33,7 @@ describe('LatencyRecorder', () => {
     assert.deepEqual(await redis.hgetall(histogramKey(prefix, 'flash', 'queueWait', minute)), { [bucketIndexOf(4)]: '2' });
     assert.deepEqual(await redis.hgetall(histogramKey(prefix, 'flash', 'inference', minute)), { [bucketIndexOf(310)]: '1' });
     assert.deepEqual(await redis.hgetall(laneStatsKey(prefix, 'flash', minute)), { completed: '2', batches: '1', batchItems: '2' });
-    assert.deepEqual(await redis.hgetall(laneStatsKey(prefix, 'large', minute + 1)), { failed: '1' });
+    assert.deepEqual(await redis.hgetall(laneStatsKey(prefix, 'large', minute + 1)), { completed: '1', failed: '1' });
     assert.deepEqual(await redis.hgetall(histogramKey(prefix, 'large', 'endToEnd', minute + 1)), { [bucketIndexOf(5000)]: '1' });
     assert.ok((await redis.ttl(laneStatsKey(prefix, 'flash', minute))) > 0, 'keys expire');
   });

@@ -214,7 +214,7 @@ test('a lane with prefetchBatches 0 asks for a batch only while it could start o
   void batcher.acquire('large').then(() => (granted = true));
   await clock.advanceAsync(99);
   assert.equal(granted, false);
-  assert.equal(batcher.queuedItems('large'), 0);
+  assert.equal(batcher.stats().lanes.large?.queuedItems, 0);
   await clock.advanceAsync(1);
   assert.deepEqual(await Promise.all(first), [10, 20]);
   assert.equal(granted, true, 'the batch ended: credit for the next one');
