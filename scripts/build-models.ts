@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MANIFEST_FILE, parseModelManifest } from '../workers/model-manifest.js';
+import { MANIFEST_FILE, parseModelManifest } from '../workers/models/model-manifest.js';
 import { buildClipVocabulary } from './onnx/clip-vocabulary.js';
 import { buildTextEncoder, buildUnet, buildVaeDecoder } from './onnx/diffusion-graphs.js';
 import { BUILDER_VERSION, MODEL_CATALOG, type CatalogEntry } from './onnx/model-catalog.js';

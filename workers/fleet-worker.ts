@@ -2,16 +2,16 @@ import { hostname } from 'node:os';
 import { MicroBatcher, type Batch, type BatcherEvent, type ItemOutcome } from '../batching/index.js';
 import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, type Lane, type RedisClient } from '../contract/index.js';
 import { Queue } from 'bullmq';
-import { InferenceRunner } from './inference-runner.js';
-import { JobFinisher } from './job-finisher.js';
-import { LaneConsumer } from './lane-consumer.js';
-import { LatencyRecorder } from './latency-recorder.js';
-import { ModelRepository } from './model-repository.js';
-import { OnnxSessionFactory } from './onnx-session-factory.js';
-import type { InferenceOutput, RenderJob } from './render-job.js';
-import { TypographyTextStage } from './typography-text-stage.js';
+import { InferenceRunner } from './engine/inference-runner.js';
+import { JobFinisher } from './consumer/job-finisher.js';
+import { LaneConsumer } from './consumer/lane-consumer.js';
+import { LatencyRecorder } from './metrics/latency-recorder.js';
+import { ModelRepository } from './models/model-repository.js';
+import { OnnxSessionFactory } from './engine/onnx-session-factory.js';
+import type { InferenceOutput, RenderJob } from './consumer/render-job.js';
+import { TypographyTextStage } from './consumer/typography-text-stage.js';
 import { WorkerHeartbeat, type WorkerInfo } from './worker-heartbeat.js';
-import { WorkerMetrics } from './worker-metrics.js';
+import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { resolveFleetWorkerOptions, type FleetWorkerOptions, type ResolvedFleetWorkerOptions } from './worker-options.js';
 
 /** `starting` → `running` → `draining` → `stopped`; no way back. */

@@ -2,10 +2,10 @@ import type { BatcherOptions, LaneConfig, LaneOptions } from '../batching/index.
 import { CONFIG_DEFAULTS, LANES, type Lane, type Logger, type RedisTlsSettings } from '../contract/index.js';
 import type { Registry } from 'prom-client';
 import type { ArtifactStore } from './stores/artifact-store.js';
-import type { SessionFactory } from './onnx-session-factory.js';
-import type { ModelEntry } from './model-repository.js';
+import type { SessionFactory } from './engine/onnx-session-factory.js';
+import type { ModelEntry } from './models/model-repository.js';
 import type { Pipeline } from './pipelines/index.js';
-import type { Finisher } from './job-finisher.js';
+import type { Finisher } from './consumer/job-finisher.js';
 
 /** Batcher settings a deployment (or a benchmark's "before" configuration) may override. */
 export type BatcherOverrides = Partial<

@@ -3,7 +3,7 @@
 // Builds the models first when missing. Prints figures; asserts nothing.
 import { parseArgs } from 'node:util';
 import { buildModels } from '../build-models.js';
-import { ModelRepository } from '../../workers/model-repository.js';
+import { ModelRepository } from '../../workers/models/model-repository.js';
 import { loadPipeline, OnnxSessionFactory, type GenerateItem } from '../../workers/pipelines/index.js';
 
 const { values } = parseArgs({

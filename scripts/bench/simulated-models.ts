@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { parseModelManifest } from '../../workers/model-manifest.js';
+import { parseModelManifest } from '../../workers/models/model-manifest.js';
 import type { DiffusionManifest, ModelEntry, Pipeline, RawImage, UpscaleManifest } from '../../workers/index.js';
 import type { SimulatedDevice } from './simulated-gpu.js';
 

@@ -1,5 +1,5 @@
 // The models scripts/build-models.ts writes: their manifests and the graph specs behind them.
-import type { ModelManifestInput } from '../../workers/model-manifest.js';
+import type { ModelManifestInput } from '../../workers/models/model-manifest.js';
 import type { DiffusionGraphSpec } from './diffusion-graphs.js';
 import type { UpscaleGraphSpec } from './upscale-graph.js';
 

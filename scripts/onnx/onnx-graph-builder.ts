@@ -7,12 +7,13 @@ const { onnx } = onnxProto;
 export const OPSET_VERSION = 17;
 const IR_VERSION = 8;
 
-export type ElementType = 'float32' | 'int32' | 'int64';
+export type ElementType = 'float32' | 'float16' | 'int32' | 'int64';
 /** A dimension: a fixed size or a symbolic name (`batch`, `height`). */
 export type Dim = number | string;
 
 const DATA_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
 };

@@ -16,7 +16,7 @@ import { redisAnswers, startRedisServer, type StartedRedisServer } from '../../c
 import { assertStoreKey } from '../../workers/stores/artifact-store.js';
 import { FileStore } from '../../workers/stores/file-store.js';
 import { S3Store } from '../../workers/stores/s3-store.js';
-import { startMetricsServer } from '../../workers/metrics-server.js';
+import { startMetricsServer } from '../../workers/metrics/metrics-server.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';

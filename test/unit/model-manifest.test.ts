@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FleetError } from '../../contract/index.js';
-import { isSizeAllowed, parseModelManifest } from '../../workers/model-manifest.js';
-import { ModelRepository } from '../../workers/model-repository.js';
+import { isSizeAllowed, parseModelManifest } from '../../workers/models/model-manifest.js';
+import { ModelRepository } from '../../workers/models/model-repository.js';
 import { buildModels } from '../../scripts/build-models.js';
 import { MODEL_CATALOG } from '../../scripts/onnx/model-catalog.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FleetError } from '../../contract/index.js';
-import { ModelRepository } from '../../workers/model-repository.js';
+import { ModelRepository } from '../../workers/models/model-repository.js';
 import { loadPipeline, OnnxSessionFactory, type DiffusionPipeline, type GenerateItem, type RawImage } from '../../workers/pipelines/index.js';
 import { buildModels } from '../../scripts/build-models.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { encodeImage } from '../../workers/post-process.js';
+import { encodeImage } from '../../workers/pipelines/post-process.js';
 import type { RawImage } from '../../workers/pipelines/raw-image.js';
 
 function gradient(width: number, height: number): RawImage {

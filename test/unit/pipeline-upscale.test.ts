@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { FleetError } from '../../contract/index.js';
-import { ModelRepository } from '../../workers/model-repository.js';
+import { ModelRepository } from '../../workers/models/model-repository.js';
 import { loadPipeline, type RawImage, type UpscalePipeline } from '../../workers/pipelines/index.js';
 import { planAxis } from '../../workers/pipelines/tile-plan.js';
 import { buildModels } from '../../scripts/build-models.js';

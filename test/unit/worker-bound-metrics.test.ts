@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { BoundCounter, BoundHistogram } from '../../workers/bound-metrics.js';
+import { BoundCounter, BoundHistogram } from '../../workers/metrics/bound-metrics.js';
 
 const BUCKETS = [0.005, 0.01, 0.1, 1, 5];
 const VALUES = [0, 0.004, 0.005, 0.0051, 0.2, 1, 4.99, 5, 7.5, 120];

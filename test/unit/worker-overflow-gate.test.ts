@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OverflowGate } from '../../workers/overflow-gate.js';
+import { OverflowGate } from '../../workers/consumer/overflow-gate.js';
 
 test('OverflowGate opens once the backlog has lasted and the own lanes are idle; closes on either', () => {
   const gate = new OverflowGate({ minBacklog: 2, backedUpForMs: 500 });

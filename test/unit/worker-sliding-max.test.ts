@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SlidingMax } from '../../workers/sliding-max.js';
+import { SlidingMax } from '../../workers/consumer/sliding-max.js';
 
 test('SlidingMax keeps a peak for its window, then lets it go', () => {
   const peak = new SlidingMax(1000, 10);

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { FleetError } from '../../contract/index.js';
-import { describeSizes, isSizeAllowed, type DiffusionManifest } from '../model-manifest.js';
-import { assertSessionShape, type ModelSession, type SessionFactory, type TensorInfo } from '../onnx-session-factory.js';
+import { describeSizes, isSizeAllowed, type DiffusionManifest } from '../models/model-manifest.js';
+import { assertSessionShape, type ModelSession, type SessionFactory, type TensorInfo } from '../engine/onnx-session-factory.js';
 import { CLIP_SEQUENCE_LENGTH, loadClipTokenizer, type PromptTokenizer } from './clip-tokenizer.js';
 import type { DiffusionPipeline, GenerateItem } from './pipeline-types.js';
 import { tensorToRawImages, type RawImage } from './raw-image.js';

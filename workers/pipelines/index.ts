@@ -11,8 +11,8 @@
  * ```
  */
 import { join } from 'node:path';
-import type { ModelEntry } from '../model-repository.js';
-import { OnnxSessionFactory, type SessionFactory } from '../onnx-session-factory.js';
+import type { ModelEntry } from '../models/model-repository.js';
+import { OnnxSessionFactory, type SessionFactory } from '../engine/onnx-session-factory.js';
 import { createDiffusionPipeline, loadDiffusionComponents } from './diffusion-pipeline.js';
 import type { Pipeline } from './pipeline-types.js';
 import { createUpscalePipeline } from './upscale-pipeline.js';
@@ -49,7 +49,7 @@ export { createUpscalePipeline, decodeSource } from './upscale-pipeline.js';
 export { loadClipTokenizer, CLIP_SEQUENCE_LENGTH, type PromptTokenizer } from './clip-tokenizer.js';
 export { EulerDiscreteScheduler, LcmScheduler, type DiffusionScheduler } from './schedulers.js';
 export { SeededNoise } from './seeded-noise.js';
-export { encodeImage, resizeRaw, ENCODE_IMAGE_DEFAULTS, type EncodeImageOptions, type EncodedImage, type ImageFormat } from '../post-process.js';
+export { encodeImage, resizeRaw, ENCODE_IMAGE_DEFAULTS, type EncodeImageOptions, type EncodedImage, type ImageFormat } from './post-process.js';
 export {
   OnnxSessionFactory,
   isCudaAvailable,
@@ -59,8 +59,8 @@ export {
   type OnnxSessionFactoryOptions,
   type ExecutionProviderName,
   type TensorInfo,
-} from '../onnx-session-factory.js';
-export { ModelRepository, type ModelEntry } from '../model-repository.js';
+} from '../engine/onnx-session-factory.js';
+export { ModelRepository, type ModelEntry } from '../models/model-repository.js';
 export {
   parseModelManifest,
   isSizeAllowed,
@@ -71,4 +71,4 @@ export {
   type UpscaleManifest,
   type ModelManifestInput,
   type PipelineKind,
-} from '../model-manifest.js';
+} from '../models/model-manifest.js';

@@ -1,4 +1,4 @@
-import type { DiffusionManifest, UpscaleManifest } from '../model-manifest.js';
+import type { DiffusionManifest, UpscaleManifest } from '../models/model-manifest.js';
 import type { RawImage } from './raw-image.js';
 
 /** One image to generate. Items run together in one batch must share size, steps and guidance scale. */

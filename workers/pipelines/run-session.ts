@@ -1,6 +1,6 @@
 import type ort from 'onnxruntime-node';
 import { FleetError } from '../../contract/index.js';
-import type { ModelSession } from '../onnx-session-factory.js';
+import type { ModelSession } from '../engine/onnx-session-factory.js';
 
 const OUT_OF_MEMORY = /out of memory|failed to allocate|bad_alloc|CUDNN_STATUS_ALLOC_FAILED|CUBLAS_STATUS_ALLOC_FAILED/i;
 

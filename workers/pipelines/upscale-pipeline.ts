@@ -1,8 +1,8 @@
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { FleetError } from '../../contract/index.js';
-import { describeSizes, isSizeAllowed, type UpscaleManifest } from '../model-manifest.js';
-import type { ModelSession } from '../onnx-session-factory.js';
+import { describeSizes, isSizeAllowed, type UpscaleManifest } from '../models/model-manifest.js';
+import type { ModelSession } from '../engine/onnx-session-factory.js';
 import type { UpscaleOptions, UpscalePipeline } from './pipeline-types.js';
 import { writeWindowAsPlanar, type RawImage } from './raw-image.js';
 import { runForFloatOutput } from './run-session.js';

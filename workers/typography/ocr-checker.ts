@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { intraOpSpinningConfig } from '../onnx-session-factory.js';
+import { intraOpSpinningConfig } from '../engine/onnx-session-factory.js';
 import { characterErrorRate, normaliseForComparison } from './character-error-rate.js';
 import { OCR_MODEL_FILES, type OcrModelFiles } from './ocr-model-files.js';
 import { type RawImage, sharpFromRaw } from './raw-image.js';

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
-import type { JobData, JobResult } from '../contract/index.js';
-import type { RawImage } from './pipelines/index.js';
+import type { JobData, JobResult } from '../../contract/index.js';
+import type { RawImage } from '../pipelines/index.js';
 
 /** What the worker hands the batcher for one job (the batch item's payload). */
 export interface RenderJob {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Batch, ItemOutcome, ModelSpec } from '../batching/index.js';
-import { FleetError, type Lane } from '../contract/index.js';
-import type { ModelEntry, ModelRepository } from './model-repository.js';
-import { loadPipeline, type Pipeline } from './pipelines/index.js';
+import type { Batch, ItemOutcome, ModelSpec } from '../../batching/index.js';
+import { FleetError, type Lane } from '../../contract/index.js';
+import type { ModelEntry, ModelRepository } from '../models/model-repository.js';
+import { loadPipeline, type Pipeline } from '../pipelines/index.js';
 import type { SessionFactory } from './onnx-session-factory.js';
-import type { InferenceOutput, RenderJob } from './render-job.js';
+import type { InferenceOutput, RenderJob } from '../consumer/render-job.js';
 
 /**
  * The batcher's side effects: loading and unloading models, and running a batch on them. A diffusion

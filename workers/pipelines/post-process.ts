@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { RawImage } from './pipelines/raw-image.js';
+import type { RawImage } from './raw-image.js';
 
 export type ImageFormat = 'png' | 'webp';
 

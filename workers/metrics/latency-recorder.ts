@@ -8,7 +8,7 @@ import {
   type LatencyMetric,
   type RedisClient,
   type StageTimings,
-} from '../contract/index.js';
+} from '../../contract/index.js';
 
 /** Per-lane per-minute counters. */
 export type LaneCounterField = 'completed' | 'failed' | 'batches' | 'batchItems';

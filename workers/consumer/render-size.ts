@@ -1,4 +1,4 @@
-import type { AllowedSizes } from './model-manifest.js';
+import type { AllowedSizes } from '../models/model-manifest.js';
 
 /**
  * The size a model renders for a requested output size. Models accept only some sizes (multiples of 64

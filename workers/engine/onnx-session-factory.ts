@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { FleetError } from '../contract/index.js';
+import { FleetError } from '../../contract/index.js';
+import { withFloat32Boundary } from './session-precision.js';
 
 /** Name, element type and dimensions (numbers, or symbolic names like `batch`) of one model input or output. */
 export interface TensorInfo {
@@ -22,6 +23,10 @@ export interface ModelSession {
   readonly modelPath: string;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
+  /**
+   * Runs the graph. Float tensors cross at float32 whatever the export declares: a float32 tensor fed to a
+   * `float16` input is converted, and `float16` outputs come back as float32 (see `withFloat32Boundary`).
+   */
   run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
@@ -98,13 +103,13 @@ function describe(metadata: readonly ort.InferenceSession.ValueMetadata[], names
 }
 
 function adapt(session: ort.InferenceSession, modelPath: string): ModelSession {
-  return {
+  return withFloat32Boundary({
     modelPath,
     inputs: describe(session.inputMetadata, session.inputNames),
     outputs: describe(session.outputMetadata, session.outputNames),
     run: (feeds) => session.run(feeds) as Promise<Record<string, ort.Tensor>>,
     release: () => session.release(),
-  };
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FleetError, LANES } from '../contract/index.js';
+import { FleetError, LANES } from '../../contract/index.js';
 
 /** Current manifest format. Bump when a field changes meaning. */
 export const MANIFEST_SCHEMA_VERSION = 1;

@@ -1,9 +1,9 @@
 import type { Registry } from 'prom-client';
 import type { TextStage } from './job-finisher.js';
-import type { RawImage } from './pipelines/index.js';
+import type { RawImage } from '../pipelines/index.js';
 import type { RenderJob } from './render-job.js';
-import { resolveTextSpec, TypographyRenderer, type TypographyRendererOptions } from './typography/index.js';
-import type { WorkerMetrics } from './worker-metrics.js';
+import { resolveTextSpec, TypographyRenderer, type TypographyRendererOptions } from '../typography/index.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /**
  * The typography lane's text step on top of `TypographyRenderer`: the text comes from `request.text` or

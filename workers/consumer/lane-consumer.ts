@@ -1,5 +1,5 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import type { MicroBatcher } from '../batching/index.js';
+import type { MicroBatcher } from '../../batching/index.js';
 import {
   ERROR_CODES,
   errorCodeOf,
@@ -13,18 +13,18 @@ import {
   type Lane,
   type Logger,
   type RedisClient,
-} from '../contract/index.js';
-import type { CounterChild, HistogramChild } from './bound-metrics.js';
+} from '../../contract/index.js';
+import type { CounterChild, HistogramChild } from '../metrics/bound-metrics.js';
 import type { Finisher } from './job-finisher.js';
-import type { LatencyRecorder } from './latency-recorder.js';
-import type { ModelRepository } from './model-repository.js';
+import type { LatencyRecorder } from '../metrics/latency-recorder.js';
+import type { ModelRepository } from '../models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
-import type { DiffusionManifest } from './model-manifest.js';
+import type { DiffusionManifest } from '../models/model-manifest.js';
 import { planRenderSize } from './render-size.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
-import type { ArtifactStore } from './stores/artifact-store.js';
-import type { WorkerMetrics } from './worker-metrics.js';
+import type { ArtifactStore } from '../stores/artifact-store.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 export interface LaneConsumerOptions {
   lane: Lane;

@@ -1,8 +1,8 @@
-import type { JobResult, TextCheckReport } from '../contract/index.js';
-import type { ModelManifest } from './model-manifest.js';
-import { encodeImage, resizeRaw, type RawImage } from './pipelines/index.js';
+import type { JobResult, TextCheckReport } from '../../contract/index.js';
+import type { ModelManifest } from '../models/model-manifest.js';
+import { encodeImage, resizeRaw, type RawImage } from '../pipelines/index.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
-import type { ArtifactStore } from './stores/artifact-store.js';
+import type { ArtifactStore } from '../stores/artifact-store.js';
 
 /**
  * The typography lane's text step: draws the text on the background and checks it by OCR.

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { METRIC_PREFIX } from '../contract/index.js';
+import { METRIC_PREFIX } from '../../contract/index.js';
 import { BoundCounter, BoundHistogram } from './bound-metrics.js';
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.08, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60];

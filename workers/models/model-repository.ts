@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { FleetError, type Lane } from '../contract/index.js';
+import { FleetError, type Lane } from '../../contract/index.js';
 import { MANIFEST_FILE, parseModelManifest, type ModelManifest } from './model-manifest.js';
 
 /** A manifest together with the folder its files are relative to. */
