@@ -47,7 +47,24 @@ export type { RawImage } from './raw-image.js';
 export { createDiffusionPipeline, loadDiffusionComponents, type DiffusionComponents } from './diffusion-pipeline.js';
 export { createUpscalePipeline, decodeSource } from './upscale-pipeline.js';
 export { loadClipTokenizer, CLIP_SEQUENCE_LENGTH, type PromptTokenizer } from './clip-tokenizer.js';
-export { EulerDiscreteScheduler, LcmScheduler, type DiffusionScheduler } from './schedulers.js';
+export {
+  parseSchedulerConfig,
+  schedulerConfigForPipeline,
+  planScheduler,
+  createScheduler,
+  schedulerFromPlan,
+  startStepForStrength,
+  RUN_AS_EULER_DISCRETE,
+  EulerDiscreteScheduler,
+  LcmScheduler,
+  type CreateSchedulerOptions,
+  type DiffusionScheduler,
+  type PredictionType,
+  type SchedulerConfig,
+  type SchedulerConfigFields,
+  type SchedulerKind,
+  type SchedulerPlan,
+} from './schedulers/index.js';
 export { SeededNoise } from './seeded-noise.js';
 export { encodeImage, resizeRaw, ENCODE_IMAGE_DEFAULTS, type EncodeImageOptions, type EncodedImage, type ImageFormat } from './post-process.js';
 export {
