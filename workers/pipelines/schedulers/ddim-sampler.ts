@@ -1,7 +1,6 @@
 import type { SeededNoise } from '../seeded-noise.js';
-import { checkStepIndex, checkStepInputs, type DiffusionScheduler } from './diffusion-scheduler.js';
-import { checkTrainedBetas, type SamplerStart } from './euler-discrete-sampler.js';
-import { schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
+import { checkStepIndex, checkStepInputs, type DiffusionScheduler, type SamplerStart } from './diffusion-scheduler.js';
+import { checkTrainedBetas, schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
 import { spacedTimesteps, type TimestepSpacing } from './timestep-spacing.js';
 import { trainingAlphasCumprod, type TrainingScheduleConfig } from './training-schedule.js';
 

@@ -18,8 +18,10 @@ export interface DiffusionScheduler {
   readonly name: string;
   /**
    * What the denoiser's `timestep` input gets at each step, first to last (floats; the pipeline casts for int64
-   * inputs with numpy-style round-half-even). Its length is the number of denoiser runs, which diffusers does not
-   * always make equal to the requested steps (trailing spacing at 61 steps runs 62).
+   * inputs). Whole numbers except under Euler's linspace spacing, Karras/exponential sigmas, continuous timesteps
+   * and flow matching; for those, diffusers' own OnnxStableDiffusionPipeline casts with
+   * `np.array([t], dtype=np.int64)`, which truncates. Its length is the number of denoiser runs, which diffusers
+   * does not always make equal to the requested steps (trailing spacing at 61 steps runs 62).
    */
   readonly timesteps: readonly number[];
   /** Text to image starts from unit normals times this. */
@@ -38,6 +40,13 @@ export interface DiffusionScheduler {
    * with `strength`; inpainting re-noises the known region to each next step.
    */
   addNoise(clean: Float32Array, noise: Float32Array, stepIndex?: number): Float32Array;
+}
+
+/** Names a sampler and where it starts (img2img starts part-way). */
+export interface SamplerStart {
+  name: string;
+  /** Index of the first step to run. @default 0 */
+  startStep?: number;
 }
 
 /** Throws RangeError unless the arrays describe one batch and there is a generator per item when one is needed. */

@@ -1,15 +1,8 @@
 import type { SeededNoise } from '../seeded-noise.js';
-import { checkStepIndex, checkStepInputs, dividedBy, type DiffusionScheduler } from './diffusion-scheduler.js';
-import {
-  addSigmaNoise,
-  checkTrainedBetas,
-  initNoiseSigma,
-  originalSamplePredictor,
-  type SamplerStart,
-  type SigmaSchedule,
-} from './euler-discrete-sampler.js';
+import { checkStepIndex, checkStepInputs, dividedBy, type DiffusionScheduler, type SamplerStart } from './diffusion-scheduler.js';
+import { addSigmaNoise, initNoiseSigma, originalSamplePredictor, type SigmaSchedule } from './euler-discrete-sampler.js';
 import { f32, interpOnIndex } from './numpy-ops.js';
-import { schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
+import { checkTrainedBetas, schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
 import { spacedTimesteps, type TimestepSpacing } from './timestep-spacing.js';
 import { sigmaTable, trainingAlphasCumprod, type TrainingScheduleConfig } from './training-schedule.js';
 

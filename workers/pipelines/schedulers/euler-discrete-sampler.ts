@@ -1,7 +1,7 @@
 import type { SeededNoise } from '../seeded-noise.js';
-import { checkStepIndex, checkStepInputs, dividedBy, type DiffusionScheduler } from './diffusion-scheduler.js';
+import { checkStepIndex, checkStepInputs, dividedBy, type DiffusionScheduler, type SamplerStart } from './diffusion-scheduler.js';
 import { f32, interpOnIndex } from './numpy-ops.js';
-import { schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
+import { checkTrainedBetas, schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
 import { exponentialSigmas, karrasSigmas, sigmaToTimestep } from './sigma-conversions.js';
 import { spacedTimesteps, type TimestepSpacing } from './timestep-spacing.js';
 import { sigmaTable, trainingAlphasCumprod, type TrainingScheduleConfig } from './training-schedule.js';
@@ -59,17 +59,6 @@ export function resolveEulerDiscreteConfig(config: SchedulerConfig): EulerDiscre
   return resolved;
 }
 
-/** Throws unless `trained_betas`, when given, has one beta per training timestep. */
-export function checkTrainedBetas(config: SchedulerConfig, resolved: TrainingScheduleConfig): void {
-  if (resolved.trained_betas !== null && resolved.trained_betas.length !== resolved.num_train_timesteps) {
-    throw schedulerConfigError(
-      config,
-      'trained_betas',
-      `holds ${resolved.trained_betas.length} betas but num_train_timesteps is ${resolved.num_train_timesteps}`,
-    );
-  }
-}
-
 /** Timesteps, the σ of each step plus the final σ, and the initial noise scale, as diffusers' `set_timesteps` picks them. */
 export interface SigmaSchedule {
   timesteps: number[];
@@ -103,13 +92,6 @@ export function eulerDiscreteSchedule(config: EulerDiscreteConfig, steps: number
 export function initNoiseSigma(sigmas: readonly number[], spacing: TimestepSpacing): number {
   const max = Math.max(...sigmas);
   return spacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
-}
-
-/** Names the sampler and where it starts (img2img starts part-way). */
-export interface SamplerStart {
-  name: string;
-  /** Index of the first step to run. @default 0 */
-  startStep?: number;
 }
 
 /** Euler in σ-space (Karras et al. Algorithm 2 without churn, as diffusers' pipelines run it). */

@@ -1,6 +1,6 @@
 import type { SeededNoise } from '../seeded-noise.js';
-import { checkStepIndex, checkStepInputs, type DiffusionScheduler } from './diffusion-scheduler.js';
-import type { SamplerStart, SigmaSchedule } from './euler-discrete-sampler.js';
+import { checkStepIndex, checkStepInputs, type DiffusionScheduler, type SamplerStart } from './diffusion-scheduler.js';
+import type { SigmaSchedule } from './euler-discrete-sampler.js';
 import { f32, linspace } from './numpy-ops.js';
 import { schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
 import { exponentialSigmas, karrasSigmas } from './sigma-conversions.js';
@@ -50,7 +50,7 @@ export function resolveFlowMatchEulerConfig(config: SchedulerConfig): FlowMatchE
 /**
  * FlowMatchEulerDiscreteScheduler's `__init__` + `set_timesteps(steps)`: timesteps evenly spaced between
  * σ_max·T and σ_min·T of the already-shifted training sigmas, divided by T and shifted again (so the last σ is
- * shifted twice: 0.00893 rather than 0.00299 at shift 3), then timesteps = σ·T and a final σ of 0.
+ * shift(shift(1/T)), not shift(1/T)), then timesteps = σ·T and a final σ of 0.
  */
 export function flowMatchEulerSchedule(config: FlowMatchEulerConfig, steps: number): SigmaSchedule {
   const { num_train_timesteps: trainSteps, shift } = config;

@@ -1,9 +1,8 @@
 import type { SeededNoise } from '../seeded-noise.js';
 import { addAlphaNoise, refuseThresholdingAndZeroSnrEpsilon } from './ddim-sampler.js';
-import { checkStepIndex, checkStepInputs, type DiffusionScheduler } from './diffusion-scheduler.js';
-import { checkTrainedBetas, type SamplerStart } from './euler-discrete-sampler.js';
+import { checkStepIndex, checkStepInputs, type DiffusionScheduler, type SamplerStart } from './diffusion-scheduler.js';
 import { f32, linspace } from './numpy-ops.js';
-import { schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
+import { checkTrainedBetas, schedulerConfigError, withClassDefaults, type SchedulerConfig } from './scheduler-config.js';
 import { trainingAlphasCumprod, type TrainingScheduleConfig } from './training-schedule.js';
 
 /**

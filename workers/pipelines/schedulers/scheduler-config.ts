@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FleetError } from '../../../contract/index.js';
+import type { TrainingScheduleConfig } from './training-schedule.js';
 
 const nullableFlag = z.boolean().nullable().optional();
 const nullableNumber = z.number().nullable().optional();
@@ -97,4 +98,15 @@ export function withClassDefaults<T extends object>(config: SchedulerConfig, def
     if (value !== undefined && value !== null) out[key] = value;
   }
   return out as T;
+}
+
+/** Throws unless `trained_betas`, when given, has one beta per training timestep. */
+export function checkTrainedBetas(config: SchedulerConfig, resolved: TrainingScheduleConfig): void {
+  if (resolved.trained_betas !== null && resolved.trained_betas.length !== resolved.num_train_timesteps) {
+    throw schedulerConfigError(
+      config,
+      'trained_betas',
+      `holds ${resolved.trained_betas.length} betas but num_train_timesteps is ${resolved.num_train_timesteps}`,
+    );
+  }
 }
