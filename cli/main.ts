@@ -4,6 +4,7 @@ import { drainCommand, resumeCommand } from './commands/drain-command.js';
 import { enqueueCommand } from './commands/enqueue-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
 import { jobsCommand } from './commands/jobs-command.js';
+import { modelsCommand } from './commands/models-command.js';
 import { policyCommand } from './commands/policy-command.js';
 import { replayCommand } from './commands/replay-command.js';
 import { statusCommand } from './commands/status-command.js';
@@ -30,6 +31,7 @@ for (const command of [
   resumeCommand(),
   replayCommand(),
   jobsCommand(),
+  modelsCommand(),
   policyCommand(),
 ]) {
   program.addCommand(command);

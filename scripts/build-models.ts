@@ -1,13 +1,14 @@
-// Builds the toy model repository: small ONNX models with deterministic weights in the diffusers export layout.
+// Builds the local model repository: export-shaped diffusers/Optimum folders with deterministic toy weights, and
+// the upscalers.
 // Usage: node --import tsx scripts/build-models.ts [--out models] [--force] [--only NAME[,NAME]]
-// Idempotent: a model whose manifest carries the current builder version (and whose files exist) is skipped.
+// Idempotent: a model whose manifest.json carries the current builder version (and whose files exist) is skipped.
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MANIFEST_FILE, parseModelManifest } from '../workers/models/model-manifest.js';
-import { buildClipVocabulary } from './onnx/clip-vocabulary.js';
-import { buildTextEncoder, buildUnet, buildVaeDecoder } from './onnx/diffusion-graphs.js';
+import { ModelRepository } from '../workers/models/model-repository.js';
+import { MANIFEST_FILE, parseUpscaleManifest } from '../workers/models/model-manifest.js';
+import { exportFiles } from './onnx/exports/write-export.js';
 import { BUILDER_VERSION, MODEL_CATALOG, type CatalogEntry } from './onnx/model-catalog.js';
 import { buildUpscaler } from './onnx/upscale-graph.js';
 
@@ -27,11 +28,12 @@ export interface BuildModelsReport {
   bytesByModel: Record<string, number>;
 }
 
-async function isUpToDate(dir: string): Promise<boolean> {
+async function isUpToDate(root: string, name: string): Promise<boolean> {
   try {
-    const manifest = parseModelManifest(JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')), join(dir, MANIFEST_FILE));
+    const manifest = JSON.parse(await readFile(join(root, name, MANIFEST_FILE), 'utf8')) as { builderVersion?: string };
     if (manifest.builderVersion !== BUILDER_VERSION) return false;
-    for (const file of Object.values(manifest.files)) await stat(join(dir, file));
+    // Reading the model checks every file its description names exists.
+    await new ModelRepository(root).read(name);
     return true;
   } catch {
     return false;
@@ -39,18 +41,10 @@ async function isUpToDate(dir: string): Promise<boolean> {
 }
 
 function modelFiles(entry: CatalogEntry): Map<string, Uint8Array | string> {
+  if (entry.kind === 'export') return exportFiles(entry.spec);
   const files = new Map<string, Uint8Array | string>();
   files.set(MANIFEST_FILE, `${JSON.stringify(entry.manifest, null, 2)}\n`);
-  if (entry.manifest.pipeline === 'upscale') {
-    files.set('model.onnx', buildUpscaler(entry.graph as Parameters<typeof buildUpscaler>[0]));
-    return files;
-  }
-  const vocabulary = buildClipVocabulary();
-  for (const [name, text] of Object.entries(vocabulary.files)) files.set(`tokenizer/${name}`, text);
-  const graph = { ...(entry.graph as Parameters<typeof buildUnet>[0]), vocabSize: vocabulary.vocabSize, padTokenId: vocabulary.eosId };
-  files.set('text_encoder/model.onnx', buildTextEncoder(graph));
-  files.set('unet/model.onnx', buildUnet(graph));
-  files.set('vae_decoder/model.onnx', buildVaeDecoder(graph, entry.manifest.vaeScalingFactor ?? 0.18215));
+  files.set('model.onnx', buildUpscaler(entry.graph));
   return files;
 }
 
@@ -58,19 +52,18 @@ function modelFiles(entry: CatalogEntry): Map<string, Uint8Array | string> {
 export async function buildModels(options: BuildModelsOptions = {}): Promise<BuildModelsReport> {
   const outDir = resolve(options.outDir ?? 'models');
   const report: BuildModelsReport = { built: [], skipped: [], bytesByModel: {} };
-  const unknown = (options.only ?? []).filter((n) => !MODEL_CATALOG.some((e) => e.manifest.name === n));
+  const unknown = (options.only ?? []).filter((n) => !MODEL_CATALOG.some((e) => e.name === n));
   if (unknown.length > 0) throw new RangeError(`only names unknown models: ${unknown.join(', ')}`);
   await mkdir(outDir, { recursive: true });
   for (const entry of MODEL_CATALOG) {
-    const name = entry.manifest.name;
+    const name = entry.name;
     if (options.only !== undefined && !options.only.includes(name)) continue;
     const dir = join(outDir, name);
-    if (!options.force && (await isUpToDate(dir))) {
+    if (!options.force && (await isUpToDate(outDir, name))) {
       report.skipped.push(name);
       continue;
     }
-    // Validate what we are about to write with the same schema the workers use.
-    parseModelManifest(entry.manifest, `${name}/${MANIFEST_FILE} (catalogue)`);
+    if (entry.kind === 'upscale') parseUpscaleManifest(entry.manifest, `${name}/${MANIFEST_FILE} (catalogue)`);
     const staging = join(outDir, `.staging-${name}-${process.pid}`);
     await rm(staging, { recursive: true, force: true });
     let bytes = 0;
@@ -86,7 +79,7 @@ export async function buildModels(options: BuildModelsOptions = {}): Promise<Bui
     } catch (error) {
       // Another process (a parallel test file) finished the same build first: keep its copy.
       await rm(staging, { recursive: true, force: true });
-      if (!(await isUpToDate(dir))) throw error;
+      if (!(await isUpToDate(outDir, name))) throw error;
     }
     report.built.push(name);
     report.bytesByModel[name] = bytes;

@@ -20,11 +20,10 @@ import { buildModels } from './build-models.js';
  */
 async function laneBackground(): Promise<BackgroundProvider> {
   await buildModels({ outDir: 'models' });
-  const entry = await new ModelRepository('models').get('typography-v1');
-  const pipeline = await loadPipeline(entry);
+  const pipeline = await loadPipeline(await new ModelRepository('models').describe('typography-v1'));
   if (pipeline.kind !== 'diffusion') throw new Error('typography-v1 is not a diffusion model');
   const provider: BackgroundProvider = async (width, height, seed) => {
-    const render = planRenderSize(pipeline.manifest.sizes, width, height);
+    const render = planRenderSize(pipeline.model.sizes, width, height);
     const [raw] = await pipeline.run([{ prompt: 'poster background, typography layout', seed, width: render.width, height: render.height }]);
     return resizeRaw(raw!, width, height);
   };

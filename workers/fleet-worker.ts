@@ -61,7 +61,8 @@ export class FleetWorker {
         },
       });
     this.runner = new InferenceRunner(repository, sessionFactory, options.pipelineLoader);
-    const models = await this.runner.modelSpecs();
+    const { specs: models, broken } = await this.runner.modelSpecs();
+    for (const { name, error } of broken) log.error({ model: name, code: error.code, err: error }, `model ${name} cannot be served: ${error.message}`);
     if (Object.keys(models).length === 0) {
       throw new FleetError('E_MODEL_LOAD', `no models in ${options.modelsDir}: build the local ones with npm run build:models, or point --models at your exports`);
     }

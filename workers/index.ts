@@ -8,10 +8,11 @@ export { createArtifactStore, type StoreSettings } from './stores/create-artifac
 export type { ArtifactStore, StoredObject } from './stores/artifact-store.js';
 export { FileStore } from './stores/file-store.js';
 export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
-export { ModelRepository, type ModelEntry } from './models/model-repository.js';
+export { ModelRepository, type SurveyedModel } from './models/model-repository.js';
+export { describeSizes, isSizeAllowed } from './models/model-manifest.js';
 export { planRenderSize } from './consumer/render-size.js';
 export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateItem } from './pipelines/index.js';
-export type { ModelManifest, DiffusionManifest, UpscaleManifest } from './models/model-manifest.js';
+export type { ModelDescription, DiffusionModel, UpscaleModel } from './models/model-description.js';
 export type { BatcherOverrides } from './worker-options.js';
 export { JobFinisher, type Finisher, type FinishTimings } from './consumer/job-finisher.js';
 export type { RenderJob, InferenceOutput } from './consumer/render-job.js';

@@ -3,7 +3,7 @@ import { CONFIG_DEFAULTS, LANES, type Lane, type Logger, type RedisTlsSettings }
 import type { Registry } from 'prom-client';
 import type { ArtifactStore } from './stores/artifact-store.js';
 import type { SessionFactory } from './engine/onnx-session-factory.js';
-import type { ModelEntry } from './models/model-repository.js';
+import type { ModelDescription } from './models/model-description.js';
 import type { Pipeline } from './pipelines/index.js';
 import type { Finisher } from './consumer/job-finisher.js';
 
@@ -85,7 +85,7 @@ export interface FleetWorkerOptions {
    * Loads a model's pipeline. @default `loadPipeline` on ONNX sessions from `sessionFactory`. Benchmarks
    * inject a simulated GPU here; everything around it (queues, batching, admission) stays the production path.
    */
-  pipelineLoader?: (entry: ModelEntry) => Promise<Pipeline>;
+  pipelineLoader?: (model: ModelDescription) => Promise<Pipeline>;
   /**
    * Turns each job's inference output into its result and stores the artifact. @default a `JobFinisher` on
    * `store` (resize, the typography text stage, sharp encode, store under keys from the job id). Benchmarks

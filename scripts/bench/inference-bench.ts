@@ -75,7 +75,7 @@ const SIZE_PX = 512;
 async function rawImagesPerSec(modelsDir: string, rounds: number, intraOpSpinning = false): Promise<{ batch1: number; batch4: number; provider: string }> {
   let provider = 'cpu';
   const factory = new OnnxSessionFactory({ executionProvider: 'cpu', intraOpSpinning, onProvider: (p) => (provider = p) });
-  const pipeline = await loadPipeline(await new ModelRepository(modelsDir).get(MODEL), { sessionFactory: factory });
+  const pipeline = await loadPipeline(await new ModelRepository(modelsDir).describe(MODEL), { sessionFactory: factory });
   if (pipeline.kind !== 'diffusion') throw new Error(`${MODEL} is not a diffusion model`);
   const items = (count: number, r: number): GenerateItem[] =>
     Array.from({ length: count }, (_, i) => ({ prompt: `a red fox number ${i}`, seed: r * 100 + i, width: SIZE_PX, height: SIZE_PX }));

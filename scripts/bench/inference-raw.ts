@@ -22,13 +22,13 @@ const batchSizes = values.batches.split(',').map(Number);
 await buildModels({ outDir: values.models });
 let provider = 'cpu';
 const factory = new OnnxSessionFactory({ onProvider: (p) => (provider = p) });
-const pipeline = await loadPipeline(await new ModelRepository(values.models).get(values.model), { sessionFactory: factory });
+const pipeline = await loadPipeline(await new ModelRepository(values.models).describe(values.model), { sessionFactory: factory });
 if (pipeline.kind !== 'diffusion') throw new Error(`${values.model} is not a diffusion model`);
 
 const items = (count: number, round: number): GenerateItem[] =>
   Array.from({ length: count }, (_, i) => ({ prompt: `a red fox number ${i}`, seed: round * 100 + i, width: size, height: size }));
 
-console.log(`${values.model} ${size}x${size}, ${pipeline.manifest.defaultSteps} steps (${pipeline.manifest.scheduler}), provider ${provider}, ${rounds} rounds`);
+console.log(`${values.model} ${size}x${size}, ${pipeline.model.defaultSteps} steps (${pipeline.model.scheduler.name}), provider ${provider}, ${rounds} rounds`);
 const results: Record<number, number> = {};
 for (const batch of batchSizes) {
   await pipeline.run(items(batch, 999)); // warm-up: allocator arenas, kernel selection

@@ -1,4 +1,4 @@
-import type { DiffusionManifest, ModelEntry, Pipeline, RawImage, UpscaleManifest } from '../../workers/index.js';
+import type { ModelDescription, Pipeline, RawImage } from '../../workers/index.js';
 
 /** Side of the images the no-op pipeline returns, px. */
 export const NOOP_IMAGE_SIDE_PX = 8;
@@ -16,11 +16,8 @@ const SHARED_IMAGE = tinyImage();
  * `FleetWorkerOptions.pipelineLoader`, it leaves what the fleet itself costs per job. `shared`: every item
  * gets the same image object (for the no-op finisher, which never reads it).
  */
-export async function loadNoopPipeline(entry: ModelEntry, shared = false): Promise<Pipeline> {
+export async function loadNoopPipeline(model: ModelDescription, shared = false): Promise<Pipeline> {
   const image = shared ? () => SHARED_IMAGE : tinyImage;
-  const manifest = entry.manifest;
-  if (manifest.pipeline === 'upscale') {
-    return { kind: 'upscale', manifest: manifest as UpscaleManifest, scale: manifest.scale as 2 | 4, upscale: async () => image(), release: async () => {} };
-  }
-  return { kind: 'diffusion', manifest: manifest as DiffusionManifest, run: async (items) => items.map(() => image()), release: async () => {} };
+  if (model.kind === 'upscale') return { kind: 'upscale', model, scale: model.scale, upscale: async () => image(), release: async () => {} };
+  return { kind: 'diffusion', model, run: async (items) => items.map(() => image()), release: async () => {} };
 }

@@ -1,8 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
-import { parseModelManifest } from '../../workers/models/model-manifest.js';
-import type { DiffusionManifest, ModelEntry, Pipeline, RawImage, UpscaleManifest } from '../../workers/index.js';
+import type { ModelDescription, Pipeline, RawImage } from '../../workers/index.js';
 import type { SimulatedDevice } from './simulated-gpu.js';
 
 /**
@@ -89,31 +88,21 @@ export const SIMULATED_MODELS: Record<string, SimulatedModel> = {
 export const WEIGHT_LOAD_BYTES_PER_SEC = 12e9;
 
 /**
- * Writes a model repository for the simulated device: the shipped manifests (names, lanes, sizes, steps,
- * cost units) with the footprints of {@link SIMULATED_MODELS}, and empty placeholder files (the simulated
- * pipelines read none). The batcher plans with these footprints; the device charges the same ones.
+ * Writes a model repository for the simulated device: the shipped models (names, lanes, sizes, steps, cost units)
+ * with the footprints of {@link SIMULATED_MODELS} in their manifests. The simulated pipelines read no weights; the
+ * batcher plans with these footprints and the device charges the same ones.
  */
 export function writeSimulatedModelRepository(shippedDir: string, targetDir: string): void {
   for (const name of readdirSync(shippedDir)) {
     const model = SIMULATED_MODELS[name];
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(readFileSync(join(shippedDir, name, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    if (model === undefined) continue;
+    const manifestFile = join(shippedDir, name, 'manifest.json');
+    if (model === undefined || !existsSync(manifestFile)) continue;
+    const json = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown>;
     json.residentBytes = model.weightBytes;
     json.activationBytesPerMegapixel = model.activationBytesPerMegapixel;
     json.description = `simulated: ${model.standsFor}`;
-    const manifest = parseModelManifest(json, join(shippedDir, name, 'manifest.json'));
-    mkdirSync(join(targetDir, name), { recursive: true });
+    cpSync(join(shippedDir, name), join(targetDir, name), { recursive: true });
     writeFileSync(join(targetDir, name, 'manifest.json'), JSON.stringify(json, null, 2));
-    for (const relative of Object.values(manifest.files as Record<string, string>)) {
-      const path = join(targetDir, name, relative);
-      mkdirSync(dirname(path), { recursive: true });
-      if (!relative.endsWith('/')) writeFileSync(path, '');
-    }
   }
 }
 
@@ -126,9 +115,9 @@ function greyImage(width: number, height: number): RawImage {
  * waits for the copy, a batch waits for its compute, images come back flat grey at the size asked.
  * `timeScale` multiplies every simulated duration (0.1: ten times faster than real time).
  */
-export function simulatedPipelineLoader(device: SimulatedDevice, timeScale: number): (entry: ModelEntry) => Promise<Pipeline> {
-  return async (entry) => {
-    const name = entry.manifest.name;
+export function simulatedPipelineLoader(device: SimulatedDevice, timeScale: number): (description: ModelDescription) => Promise<Pipeline> {
+  return async (description) => {
+    const name = description.name;
     const model = SIMULATED_MODELS[name];
     if (model === undefined) throw new Error(`no simulated figures for model ${name}`);
     device.allocate(model.weightBytes);
@@ -144,26 +133,26 @@ export function simulatedPipelineLoader(device: SimulatedDevice, timeScale: numb
       throw error;
     }
     const workMs = (items: number, megapixels: number) => (model.fixedMs + model.perItemMs * items) * (megapixels / model.refMegapixels) * timeScale;
-    if (entry.manifest.pipeline === 'upscale') {
-      const manifest = entry.manifest as UpscaleManifest;
-      const tileMegapixels = (manifest.tile.sizePx * manifest.tile.sizePx) / 1e6;
+    if (description.kind === 'upscale') {
+      const upscaler = description;
+      const tileMegapixels = (upscaler.tile.sizePx * upscaler.tile.sizePx) / 1e6;
       return {
         kind: 'upscale',
-        manifest,
-        scale: manifest.scale,
+        model: upscaler,
+        scale: upscaler.scale,
         release,
         upscale: async (source) => {
           const { width, height } = source instanceof Uint8Array ? await sharp(source).metadata() : source;
           if (!width || !height) throw Object.assign(new Error('source does not decode'), { code: 'E_SOURCE' });
           // Tiles run one after another, so activations stay at one tile's.
           await device.run(workMs(1, (width * height) / 1e6), tileMegapixels * model.activationBytesPerMegapixel);
-          return greyImage(width * manifest.scale, height * manifest.scale);
+          return greyImage(width * upscaler.scale, height * upscaler.scale);
         },
       };
     }
     return {
       kind: 'diffusion',
-      manifest: entry.manifest as DiffusionManifest,
+      model: description,
       release,
       run: async (items) => {
         const { width, height } = items[0]!;

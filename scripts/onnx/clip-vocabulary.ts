@@ -74,9 +74,14 @@ export interface ClipVocabularyFiles {
   vocabSize: number;
   bosId: number;
   eosId: number;
+  padId: number;
 }
 
-export function buildClipVocabulary(): ClipVocabularyFiles {
+/**
+ * @param padToken what `tokenizer_config.json` pads with: `<|endoftext|>` (SD 1.x, SDXL's first tokenizer) or `!`
+ *   (SD 2.x and SDXL's `tokenizer_2`, from OpenCLIP).
+ */
+export function buildClipVocabulary(padToken = '<|endoftext|>'): ClipVocabularyFiles {
   const byteSymbols = [...bytesToUnicode().values()];
   const tokens = [...byteSymbols, ...byteSymbols.map((s) => `${s}</w>`)];
   const merges = learnMerges(MERGE_COUNT);
@@ -100,7 +105,7 @@ export function buildClipVocabulary(): ClipVocabularyFiles {
         bos_token: special('<|startoftext|>'),
         eos_token: special('<|endoftext|>'),
         unk_token: special('<|endoftext|>'),
-        pad_token: '<|endoftext|>',
+        pad_token: padToken,
       },
       null,
       2,
@@ -110,11 +115,13 @@ export function buildClipVocabulary(): ClipVocabularyFiles {
         bos_token: special('<|startoftext|>'),
         eos_token: special('<|endoftext|>'),
         unk_token: special('<|endoftext|>'),
-        pad_token: '<|endoftext|>',
+        pad_token: padToken,
       },
       null,
       2,
     ),
   };
-  return { files, vocabSize: tokens.length, bosId, eosId };
+  const padId = vocab[padToken];
+  if (padId === undefined) throw new RangeError(`padToken ${padToken} is not in the vocabulary`);
+  return { files, vocabSize: tokens.length, bosId, eosId, padId };
 }

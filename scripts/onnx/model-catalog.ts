@@ -1,107 +1,149 @@
-// The models scripts/build-models.ts writes: their manifests and the graph specs behind them.
-import type { ModelManifestInput } from '../../workers/models/model-manifest.js';
-import type { DiffusionGraphSpec } from './diffusion-graphs.js';
+// The models scripts/build-models.ts writes: export-shaped diffusion folders (the incident's families: an SD3.5-shaped
+// large model, a distilled SD3.5-shaped flash model at fp16, an SDXL-shaped typography model, an LCM canary) with
+// toy deterministic weights, and the upscalers.
+import type { UpscaleManifestInput } from '../../workers/models/model-manifest.js';
+import type { DenoiserLook, ExportSpec } from './exports/export-spec.js';
 import type { UpscaleGraphSpec } from './upscale-graph.js';
 
 /** Bump when any graph, weight or manifest changes, so existing builds are replaced. */
-export const BUILDER_VERSION = 'toy-4';
+export const BUILDER_VERSION = 'exports-1';
 
 const GB = 1_000_000_000;
 const MB = 1_000_000;
 
 export type CatalogEntry =
-  | { manifest: ModelManifestInput & { pipeline: 'diffusion' }; graph: Omit<DiffusionGraphSpec, 'vocabSize' | 'padTokenId'> }
-  | { manifest: ModelManifestInput & { pipeline: 'upscale' }; graph: UpscaleGraphSpec };
+  | { name: string; kind: 'export'; spec: ExportSpec }
+  | { name: string; kind: 'upscale'; manifest: UpscaleManifestInput & { pipeline: 'upscale' }; graph: UpscaleGraphSpec };
 
-const diffusionCommon = {
-  schemaVersion: 1,
-  pipeline: 'diffusion',
-  builderVersion: BUILDER_VERSION,
-  vaeScalingFactor: 0.18215,
-} as const;
+const vivid: DenoiserLook = { seedGain: 2.3, textGain: 1.1, bandFrequency: 1.6, outputScale: 0.95, outputOffset: 0 };
 
-const smallGraph = { hiddenSize: 64, unetChannels: 32, decoderChannels: [16, 8] as [number, number] };
-const vivid = { seedGain: 2.3, textGain: 1.1, bandFrequency: 1.6, outputScale: 0.95, outputOffset: 0 };
+/** SD3 / SD3.5's scheduler_config.json (FlowMatchEulerDiscreteScheduler, shift 3.0). */
+const SD3_SCHEDULER = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 3.0, use_dynamic_shifting: false, base_shift: 0.5, max_shift: 1.15 };
+/** SDXL base's (EulerDiscreteScheduler, leading spacing, steps_offset 1). */
+const SDXL_SCHEDULER = { _class_name: 'EulerDiscreteScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', prediction_type: 'epsilon', timestep_spacing: 'leading', steps_offset: 1, interpolation_type: 'linear', use_karras_sigmas: false };
+/** An LCM-distilled SD 1.5's (LCMScheduler). */
+const LCM_SCHEDULER = { _class_name: 'LCMScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', prediction_type: 'epsilon', original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true, steps_offset: 0, timestep_spacing: 'leading', clip_sample: false };
+
+function manifest(fields: Record<string, unknown>): Record<string, unknown> {
+  return { schemaVersion: 1, builderVersion: BUILDER_VERSION, ...fields };
+}
 
 export const MODEL_CATALOG: CatalogEntry[] = [
   {
-    manifest: {
-      ...diffusionCommon,
-      name: 'flash-v1',
-      description: 'Few-step distilled preview model (SD-Turbo-shaped toy).',
-      lanes: ['flash'],
-      sizes: { min: 256, max: 768, multipleOf: 64 },
-      defaultSteps: 4,
-      maxSteps: 8,
-      scheduler: 'lcm',
-      residentBytes: 2.6 * GB,
-      activationBytesPerMegapixel: 1.2 * GB,
-      costUnitsPerImage: 1,
+    name: 'flash-v1',
+    kind: 'export',
+    spec: {
+      family: 'sd3',
+      pipelineClass: 'StableDiffusion3Pipeline',
+      exporter: 'optimum',
+      precision: 'fp16',
+      scheduler: SD3_SCHEDULER,
+      prediction: 'flow',
+      sampleSize: 128,
+      vaeScalingFactor: 1.5305,
+      vaeShiftFactor: 0.0609,
+      target: vivid,
+      weightSeed: 101,
+      manifest: manifest({
+        description: 'Distilled few-step preview model (SD3.5 Large Turbo-shaped Optimum fp16 export, toy weights): 4 steps, no guidance.',
+        lanes: ['flash'],
+        sizes: { min: 256, max: 768, multipleOf: 64 },
+        defaultSteps: 4,
+        maxSteps: 8,
+        guidanceScale: 0,
+        // Declared, not measured: what a distilled flash model holds on a GPU, for the VRAM accounting.
+        residentBytes: 2.6 * GB,
+        activationBytesPerMegapixel: 1.2 * GB,
+        costUnitsPerImage: 1,
+      }),
     },
-    graph: { ...smallGraph, weightSeed: 101, timestep: { type: 'int64', shape: 'batch' }, look: vivid },
   },
   {
-    manifest: {
-      ...diffusionCommon,
-      name: 'flash-v2',
-      description: 'Canary of flash-v1: same layout, retrained weights.',
-      lanes: ['flash'],
-      sizes: { min: 256, max: 768, multipleOf: 64 },
-      defaultSteps: 4,
-      maxSteps: 8,
-      scheduler: 'lcm',
-      residentBytes: 2.6 * GB,
-      activationBytesPerMegapixel: 1.2 * GB,
-      costUnitsPerImage: 1,
+    name: 'flash-v2',
+    kind: 'export',
+    spec: {
+      family: 'sd',
+      pipelineClass: 'LatentConsistencyModelPipeline',
+      exporter: 'optimum-1.23',
+      precision: 'fp32',
+      scheduler: LCM_SCHEDULER,
+      prediction: 'epsilon',
+      sampleSize: 64,
+      vaeScalingFactor: 0.18215,
+      timeCondProjDim: 256,
+      target: { ...vivid, bandFrequency: 1.9 },
+      weightSeed: 202,
+      manifest: manifest({
+        description: 'Canary for the flash lane (LCM-distilled SD 1.5-shaped Optimum export, toy weights): 4 steps, guidance embedding.',
+        lanes: ['flash'],
+        sizes: { min: 256, max: 768, multipleOf: 64 },
+        defaultSteps: 4,
+        maxSteps: 8,
+        residentBytes: 2.6 * GB,
+        activationBytesPerMegapixel: 1.2 * GB,
+        costUnitsPerImage: 1,
+      }),
     },
-    graph: { ...smallGraph, weightSeed: 202, timestep: { type: 'int64', shape: 'batch' }, look: { ...vivid, bandFrequency: 1.9 } },
   },
   {
-    manifest: {
-      ...diffusionCommon,
-      name: 'large-v1',
-      description: 'High-fidelity model sampled with Euler discrete (SD 1.5-shaped toy).',
-      lanes: ['large'],
-      sizes: { min: 256, max: 1024, multipleOf: 64 },
-      defaultSteps: 24,
-      maxSteps: 50,
-      scheduler: 'euler',
-      guidanceScale: 1,
-      residentBytes: 6.9 * GB,
-      activationBytesPerMegapixel: 3.5 * GB,
-      costUnitsPerImage: 6,
-    },
-    graph: {
-      hiddenSize: 96,
-      unetChannels: 32,
-      decoderChannels: [16, 8],
+    name: 'large-v1',
+    kind: 'export',
+    spec: {
+      family: 'sd3',
+      pipelineClass: 'StableDiffusion3Pipeline',
+      exporter: 'optimum',
+      precision: 'fp32',
+      scheduler: SD3_SCHEDULER,
+      prediction: 'flow',
+      sampleSize: 128,
+      vaeScalingFactor: 1.5305,
+      vaeShiftFactor: 0.0609,
+      target: { ...vivid, bandFrequency: 1.3 },
       weightSeed: 303,
-      timestep: { type: 'float32', shape: 'batch' },
-      look: { ...vivid, bandFrequency: 1.3 },
+      manifest: manifest({
+        description: 'High-fidelity export model (SD3.5 Large-shaped Optimum export, toy weights), flow-matching Euler.',
+        lanes: ['large'],
+        sizes: { min: 256, max: 1024, multipleOf: 64 },
+        defaultSteps: 24,
+        maxSteps: 50,
+        // One pass per step on CPU workers; a deployment of the real model sets its own (SD3.5 Large: 3.5).
+        guidanceScale: 1,
+        residentBytes: 6.9 * GB,
+        activationBytesPerMegapixel: 3.5 * GB,
+        costUnitsPerImage: 6,
+      }),
     },
   },
   {
-    manifest: {
-      ...diffusionCommon,
-      name: 'typography-v1',
-      description: 'Smooth, low-contrast backgrounds for text layouts, rendered at up to 512² (an SD 1.5-class native size) and resized; the text is drawn afterwards at full size.',
-      lanes: ['typography'],
-      sizes: { min: 256, max: 512, multipleOf: 64 },
-      defaultSteps: 12,
-      maxSteps: 40,
-      scheduler: 'euler',
-      residentBytes: 5 * GB,
-      activationBytesPerMegapixel: 2.5 * GB,
-      costUnitsPerImage: 4,
-    },
-    graph: {
-      ...smallGraph,
+    name: 'typography-v1',
+    kind: 'export',
+    spec: {
+      family: 'sdxl',
+      pipelineClass: 'StableDiffusionXLPipeline',
+      exporter: 'optimum',
+      precision: 'fp32',
+      scheduler: SDXL_SCHEDULER,
+      prediction: 'epsilon',
+      sampleSize: 128,
+      vaeScalingFactor: 0.13025,
+      target: { seedGain: 2, textGain: 0.6, bandFrequency: 0.5, outputScale: 0.3, outputOffset: 0.45 },
       weightSeed: 404,
-      timestep: { type: 'float32', shape: 'one' },
-      look: { seedGain: 2, textGain: 0.6, bandFrequency: 0.5, outputScale: 0.3, outputOffset: 0.45 },
+      manifest: manifest({
+        description: 'Smooth, low-contrast backgrounds for text layouts (SDXL-shaped Optimum export, toy weights), rendered at up to 512² and resized; the text is drawn afterwards at full size.',
+        lanes: ['typography'],
+        sizes: { min: 256, max: 512, multipleOf: 64 },
+        defaultSteps: 12,
+        maxSteps: 40,
+        guidanceScale: 1,
+        residentBytes: 5 * GB,
+        activationBytesPerMegapixel: 2.5 * GB,
+        costUnitsPerImage: 4,
+      }),
     },
   },
   {
+    name: 'upscale-x2',
+    kind: 'upscale',
     manifest: {
       schemaVersion: 1,
       pipeline: 'upscale',
@@ -119,6 +161,8 @@ export const MODEL_CATALOG: CatalogEntry[] = [
     graph: { scale: 2, sharpenStrength: 0.8 },
   },
   {
+    name: 'upscale-x4',
+    kind: 'upscale',
     manifest: {
       schemaVersion: 1,
       pipeline: 'upscale',

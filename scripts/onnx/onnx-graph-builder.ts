@@ -1,6 +1,7 @@
 // A small builder over onnx-proto: nodes, float/int initializers, typed inputs/outputs, serialisation.
 // Only what the model builders need; every graph targets opset 17, IR version 8.
 import onnxProto from 'onnx-proto';
+import { float32ToHalf } from '../../workers/engine/half-float.js';
 
 const { onnx } = onnxProto;
 
@@ -42,6 +43,17 @@ function valueInfo(name: string, type: ElementType, dims: Dim[]): onnxProto.onnx
   };
 }
 
+export interface SerializeOptions {
+  docString?: string;
+  /** Written as the model's producer (exporters set `pytorch`, `onnxruntime.transformers`, …). @default 'image-fleet build-models' */
+  producerName?: string;
+  producerVersion?: string;
+  /** Default-domain opset. @default 17 */
+  opsetVersion?: number;
+  /** Move large initializers to one external data file. @default inline */
+  externalData?: { location: string; minBytes?: number };
+}
+
 /** Builds one graph; node outputs get unique names from `op()`. */
 export class OnnxGraphBuilder {
   private readonly nodes: onnxProto.onnx.INodeProto[] = [];
@@ -49,8 +61,14 @@ export class OnnxGraphBuilder {
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private counter = 0;
+  private readonly domains = new Set<string>();
 
   constructor(private readonly graphName: string) {}
+
+  /** A fresh number for naming initializers and nodes. */
+  unique(): number {
+    return this.counter++;
+  }
 
   input(name: string, type: ElementType, dims: Dim[]): string {
     this.inputs.push(valueInfo(name, type, dims));
@@ -75,6 +93,20 @@ export class OnnxGraphBuilder {
     return name;
   }
 
+  /** A float16 initializer from float values (rounded to nearest even). */
+  halfs(name: string, dims: number[], values: ArrayLike<number>): string {
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (values.length !== size) throw new RangeError(`${name}: ${values.length} values for dims [${dims}]`);
+    const data = float32ToHalf(values);
+    this.initializers.push({ name, dims, dataType: DATA_TYPE.float16, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return name;
+  }
+
+  /** A float initializer stored as `type`. */
+  weights(name: string, dims: number[], values: ArrayLike<number>, type: 'float32' | 'float16'): string {
+    return type === 'float16' ? this.halfs(name, dims, values) : this.floats(name, dims, values);
+  }
+
   int64s(name: string, values: number[]): string {
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
     this.initializers.push({
@@ -88,9 +120,16 @@ export class OnnxGraphBuilder {
 
   /** Adds a node with one output (or `outputName` when the graph output must carry that name). */
   op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, outputName?: string): string {
+    return this.domainOp('', opType, inputs, attributes, outputName);
+  }
+
+  /** As `op`, for an operator of another domain (`com.microsoft` contrib ops); the domain is imported at version 1. */
+  domainOp(domain: string, opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, outputName?: string): string {
     const output = outputName ?? `${opType.toLowerCase()}_${this.counter++}`;
+    if (domain !== '') this.domains.add(domain);
     this.nodes.push({
       opType,
+      ...(domain === '' ? {} : { domain }),
       name: `${opType}_${this.counter++}`,
       input: inputs,
       output: [output],
@@ -99,21 +138,75 @@ export class OnnxGraphBuilder {
     return output;
   }
 
+  /**
+   * Re-saves serialised model bytes with every initializer of at least `minBytes` in one external data file
+   * (`location`, relative to the model), as `onnx.save(save_as_external_data=True, all_tensors_to_one_file=True)` does.
+   */
+  static moveToExternalData(bytes: Uint8Array, location: string, minBytes = 1024): { model: Uint8Array; externalData?: Uint8Array } {
+    const model = onnx.ModelProto.decode(bytes);
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const tensor of model.graph?.initializer ?? []) {
+      const raw = tensor.rawData;
+      if (raw === undefined || raw === null || raw.byteLength < minBytes) continue;
+      chunks.push(raw);
+      tensor.rawData = new Uint8Array(0);
+      tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      tensor.externalData = [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(raw.byteLength) },
+      ];
+      offset += raw.byteLength;
+    }
+    if (chunks.length === 0) return { model: bytes };
+    return { model: onnx.ModelProto.encode(model).finish(), externalData: Buffer.concat(chunks) };
+  }
+
   /** Serialises to ONNX bytes. */
   toBytes(docString = ''): Uint8Array {
+    return this.serialize({ docString }).model;
+  }
+
+  /**
+   * Serialises, optionally moving every initializer of at least `externalData.minBytes` into one external data
+   * file (`location`, relative to the model), as `torch.onnx.export` / Optimum do for models over 2 GB.
+   */
+  serialize(options: SerializeOptions = {}): { model: Uint8Array; externalData?: Uint8Array } {
+    let initializers = this.initializers;
+    let externalData: Uint8Array | undefined;
+    if (options.externalData !== undefined) {
+      const { location, minBytes = 1024 } = options.externalData;
+      const chunks: Uint8Array[] = [];
+      let offset = 0;
+      initializers = this.initializers.map((tensor) => {
+        const raw = tensor.rawData;
+        if (raw === undefined || raw === null || raw.byteLength < minBytes) return tensor;
+        chunks.push(raw);
+        const entry = { ...tensor, rawData: undefined, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData: [
+          { key: 'location', value: location },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(raw.byteLength) },
+        ] };
+        offset += raw.byteLength;
+        return entry;
+      });
+      externalData = Buffer.concat(chunks);
+    }
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
-      producerName: 'image-fleet build-models',
-      docString,
-      opsetImport: [{ domain: '', version: OPSET_VERSION }],
+      producerName: options.producerName ?? 'image-fleet build-models',
+      ...(options.producerVersion === undefined ? {} : { producerVersion: options.producerVersion }),
+      docString: options.docString ?? '',
+      opsetImport: [{ domain: '', version: options.opsetVersion ?? OPSET_VERSION }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       graph: {
         name: this.graphName,
         node: this.nodes,
-        initializer: this.initializers,
+        initializer: initializers,
         input: this.inputs,
         output: this.outputs,
       },
     });
-    return onnx.ModelProto.encode(model).finish();
+    return { model: onnx.ModelProto.encode(model).finish(), ...(externalData === undefined ? {} : { externalData }) };
   }
 }

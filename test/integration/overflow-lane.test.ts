@@ -12,10 +12,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function gatedFlash() {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  const loader = async (entry: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> => {
-    const pipeline = await loadPipeline(entry);
-    if (pipeline.kind !== 'diffusion' || !entry.manifest.lanes.includes('flash')) return pipeline;
-    return { kind: 'diffusion', manifest: pipeline.manifest, release: () => pipeline.release(), run: async (items) => (await gate, pipeline.run(items)) };
+  const loader = async (model: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> => {
+    const pipeline = await loadPipeline(model);
+    if (pipeline.kind !== 'diffusion' || !model.lanes.includes('flash')) return pipeline;
+    return { kind: 'diffusion', model: pipeline.model, release: () => pipeline.release(), run: async (items) => (await gate, pipeline.run(items)) };
   };
   return { loader, release: open };
 }

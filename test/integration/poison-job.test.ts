@@ -12,18 +12,18 @@ const account = { id: 'acct-poison', tier: 'pro' as const };
  * The real ONNX pipeline, except that it crashes on any batch holding a prompt with POISON (as a model
  * can crash on one input): the worker must isolate that job and complete its batch-mates.
  */
-async function crashingOnPoison(entry: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> {
-  const pipeline = await loadPipeline(entry);
+async function crashingOnPoison(model: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> {
+  const pipeline = await loadPipeline(model);
   if (pipeline.kind !== 'diffusion') return pipeline;
   let crashes = 0;
   return Object.assign(Object.create(pipeline) as Pipeline, {
     kind: 'diffusion',
-    manifest: pipeline.manifest,
+    model: pipeline.model,
     release: () => pipeline.release(),
     run: async (items: Parameters<typeof pipeline.run>[0]) => {
       if (items.some((item) => item.prompt.includes('POISON'))) {
         crashes++;
-        throw new FleetError('E_INFERENCE', `model ${pipeline.manifest.name} crashed (crash #${crashes})`);
+        throw new FleetError('E_INFERENCE', `model ${pipeline.model.name} crashed (crash #${crashes})`);
       }
       return pipeline.run(items);
     },

@@ -72,10 +72,10 @@ describe('SIGTERM during a batch loses nothing', () => {
   });
 
   test('a batch that hangs past the shutdown deadline is let go: stop() returns, and another worker completes the job', async () => {
-    const hanging = async (entry: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> => {
-      const pipeline = await loadPipeline(entry);
+    const hanging = async (model: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> => {
+      const pipeline = await loadPipeline(model);
       if (pipeline.kind !== 'diffusion') return pipeline;
-      return { kind: 'diffusion', manifest: pipeline.manifest, release: () => pipeline.release(), run: () => new Promise(() => {}) };
+      return { kind: 'diffusion', model: pipeline.model, release: () => pipeline.release(), run: () => new Promise(() => {}) };
     };
     const stuck = await startTestWorker(prefix, { lanes: ['flash'], pipelineLoader: hanging, shutdownTimeoutMs: 1000, lockDurationMs: 1000 });
     const receipt = await producer.enqueue({ prompt: 'a model that never answers', seed: 5, account });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile, cp } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FleetError } from '../../contract/index.js';
-import { isSizeAllowed, parseModelManifest } from '../../workers/models/model-manifest.js';
+import { isSizeAllowed, parseExportManifest, parseUpscaleManifest } from '../../workers/models/model-manifest.js';
 import { ModelRepository } from '../../workers/models/model-repository.js';
 import { buildModels } from '../../scripts/build-models.js';
 import { MODEL_CATALOG } from '../../scripts/onnx/model-catalog.js';
@@ -20,44 +20,32 @@ function rejectsWith(code: string, pattern: RegExp) {
   };
 }
 
-const validDiffusion = {
-  schemaVersion: 1,
-  name: 'my-sd-turbo',
-  lanes: ['flash'],
-  pipeline: 'diffusion',
-  sizes: { min: 256, max: 768, multipleOf: 64 },
-  defaultSteps: 1,
-  scheduler: 'euler',
-  residentBytes: 2_600_000_000,
-  activationBytesPerMegapixel: 1_000_000_000,
-  costUnitsPerImage: 1,
-};
-
-describe('model manifest', () => {
-  it('accepts every catalogue manifest and fills diffusers-layout defaults', () => {
-    for (const entry of MODEL_CATALOG) parseModelManifest(entry.manifest, 'catalogue');
-    const manifest = parseModelManifest(validDiffusion, 'm.json');
-    assert.equal(manifest.pipeline, 'diffusion');
-    if (manifest.pipeline !== 'diffusion') return;
-    assert.equal(manifest.files.unet, 'unet/model.onnx');
-    assert.equal(manifest.vaeScalingFactor, 0.18215);
-    assert.equal(manifest.guidanceScale, 1);
+describe('model manifest: only what an export cannot say', () => {
+  it('accepts every catalogue manifest; a folder may have none', () => {
+    for (const entry of MODEL_CATALOG) {
+      if (entry.kind === 'upscale') parseUpscaleManifest(entry.manifest, 'catalogue');
+      else if (entry.spec.manifest !== undefined) parseExportManifest(entry.spec.manifest, 'catalogue');
+    }
+    assert.deepEqual(parseExportManifest({ schemaVersion: 1 }, 'm.json'), { schemaVersion: 1 });
   });
 
   it('names the file and the field path of each problem', () => {
-    const bad = { ...validDiffusion, sizes: { min: 256, max: 'big' }, lanes: ['flash', 'video'] };
-    assert.throws(() => parseModelManifest(bad, '/models/x/manifest.json'), (error: unknown) => {
+    assert.throws(() => parseExportManifest({ schemaVersion: 1, lanes: ['flash', 'video'], sizes: { min: 256, max: 'big' } }, '/models/x/manifest.json'), (error: unknown) => {
       assert.ok(error instanceof FleetError);
       assert.equal(error.code, 'E_MODEL_LOAD');
       assert.match(error.message, /\/models\/x\/manifest\.json/);
       assert.match(error.message, /lanes\.1/);
+      assert.match(error.message, /sizes/);
       assert.equal(error.details?.file, '/models/x/manifest.json');
       return true;
     });
-    const upscale = { ...validDiffusion, pipeline: 'upscale', scale: 3, sizes: { min: 1, max: 10 } };
-    assert.throws(() => parseModelManifest(upscale, 'u.json'), rejectsWith('E_MODEL_LOAD', /u\.json: .*scale/));
-    assert.throws(() => parseModelManifest({ ...validDiffusion, defualtSteps: 3 }, 'typo.json'), rejectsWith('E_MODEL_LOAD', /defualtSteps/));
-    assert.throws(() => parseModelManifest({ ...validDiffusion, scheduler: 'ddim' }, 's.json'), rejectsWith('E_MODEL_LOAD', /s\.json: scheduler/));
+    assert.throws(() => parseExportManifest({ schemaVersion: 1, defualtSteps: 3 }, 'typo.json'), rejectsWith('E_MODEL_LOAD', /defualtSteps/));
+    assert.throws(() => parseUpscaleManifest({ schemaVersion: 1, pipeline: 'upscale', name: 'u', lanes: ['upscale'], scale: 3, sizes: { min: 1, max: 10 } }, 'u.json'), rejectsWith('E_MODEL_LOAD', /u\.json: .*scale/));
+  });
+
+  it('tells a hand-described manifest of the old format what to keep', () => {
+    const old = { schemaVersion: 1, name: 'x', pipeline: 'diffusion', scheduler: 'euler', lanes: ['flash'] };
+    assert.throws(() => parseExportManifest(old, 'old.json'), rejectsWith('E_MODEL_LOAD', /old\.json: it describes the export by hand.*Keep only schemaVersion, lanes, costUnitsPerImage/));
   });
 
   it('checks sizes as a range or a list', () => {
@@ -71,7 +59,7 @@ describe('model manifest', () => {
   });
 });
 
-describe('model repository', () => {
+describe('model repository over export folders', () => {
   let scratch: string;
   before(async () => {
     await buildModels({ outDir: MODELS });
@@ -79,36 +67,71 @@ describe('model repository', () => {
   });
   after(() => rm(scratch, { recursive: true, force: true }));
 
-  it('lists the built models and filters by lane', async () => {
+  it('describes the shipped exports from their own configs and filters by lane', async () => {
     const repository = new ModelRepository(MODELS);
-    const names = (await repository.list()).map((e) => e.manifest.name);
-    for (const name of ['flash-v1', 'flash-v2', 'large-v1', 'typography-v1', 'upscale-x2', 'upscale-x4']) assert.ok(names.includes(name), name);
-    const flash = (await repository.forLane('flash')).map((e) => e.manifest.name);
-    assert.deepEqual(flash.filter((n) => n.startsWith('flash-')), ['flash-v1', 'flash-v2']);
-    assert.ok(!flash.includes('large-v1'));
+    const models = await repository.list();
+    const byName = new Map(models.map((m) => [m.name, m]));
+    for (const name of ['flash-v1', 'flash-v2', 'large-v1', 'typography-v1', 'upscale-x2', 'upscale-x4']) assert.ok(byName.has(name), name);
+    const flash = byName.get('flash-v1')!;
+    assert.equal(flash.kind, 'diffusion');
+    if (flash.kind === 'diffusion') {
+      assert.deepEqual([flash.family, flash.precision, flash.scheduler.kind, flash.latentChannels], ['sd3', 'fp16', 'flow-match-euler', 16]);
+      assert.deepEqual([flash.vaeScalingFactor, flash.vaeShiftFactor], [1.5305, 0.0609]);
+    }
+    const typography = byName.get('typography-v1')!;
+    if (typography.kind === 'diffusion') assert.deepEqual([typography.family, typography.textEncoders.map((t) => t.statesOutput)], ['sdxl', ['hidden_states.11', 'hidden_states.31']]);
+    const lanes = (await repository.forLane('flash')).map((m) => m.name);
+    assert.deepEqual(lanes.filter((n) => n.startsWith('flash-')), ['flash-v1', 'flash-v2']);
+    assert.ok(!lanes.includes('large-v1'));
   });
 
-  it('fails E_MODEL_LOAD naming the manifest, the field, or the missing file', async () => {
+  it('serves an export without a manifest as its folder name on every text-to-image lane, weights counted from its files', async () => {
+    const root = join(scratch, 'bare');
+    await cp(join(MODELS, 'typography-v1'), join(root, 'my-sdxl'), { recursive: true });
+    await rm(join(root, 'my-sdxl', 'manifest.json'));
+    const model = await new ModelRepository(root).describe('my-sdxl');
+    assert.equal(model.kind, 'diffusion');
+    if (model.kind !== 'diffusion') return;
+    assert.deepEqual(model.lanes, ['flash', 'large', 'typography']);
+    assert.equal(model.costUnitsPerImage, 1);
+    assert.ok(model.residentBytes > 1_000_000 && model.residentBytes < 200_000_000, `residentBytes ${model.residentBytes}`);
+    assert.equal(model.derivedFrom.residentBytes, 'ONNX files and external data');
+    // SDXL's native 1024 (sample_size 128 × 8): 512–1536 by default.
+    assert.deepEqual(model.sizes, { min: 512, max: 1536, multipleOf: 64 });
+    assert.deepEqual([model.defaultSteps, model.guidanceScale], [50, 5]);
+  });
+
+  it('fails E_MODEL_LOAD naming the manifest and field, or the missing file', async () => {
     const root = join(scratch, 'repo');
-    await mkdir(join(root, 'broken'), { recursive: true });
-    await writeFile(join(root, 'broken', 'manifest.json'), JSON.stringify({ ...validDiffusion, name: 'broken', defaultSteps: -1 }));
+    await cp(join(MODELS, 'flash-v1'), join(root, 'broken'), { recursive: true });
+    await writeFile(join(root, 'broken', 'manifest.json'), JSON.stringify({ schemaVersion: 1, defaultSteps: -1 }));
     const repository = new ModelRepository(root);
-    await assert.rejects(repository.get('broken'), rejectsWith('E_MODEL_LOAD', /broken[/\\]manifest\.json: defaultSteps/));
+    await assert.rejects(repository.read('broken'), rejectsWith('E_MODEL_LOAD', /broken[/\\]manifest\.json: defaultSteps/));
     await assert.rejects(repository.list(), rejectsWith('E_MODEL_LOAD', /defaultSteps/));
+    const survey = await repository.survey();
+    assert.equal(survey.find((s) => s.name === 'broken')?.error?.code, 'E_MODEL_LOAD');
 
     await writeFile(join(root, 'broken', 'manifest.json'), '{ not json');
-    await assert.rejects(repository.get('broken'), rejectsWith('E_MODEL_LOAD', /not JSON/));
+    await assert.rejects(repository.read('broken'), rejectsWith('E_MODEL_LOAD', /not a JSON object/));
 
     await cp(join(MODELS, 'flash-v1'), join(root, 'renamed'), { recursive: true });
-    await assert.rejects(repository.get('renamed'), rejectsWith('E_MODEL_LOAD', /name: "flash-v1" differs/));
+    await writeFile(join(root, 'renamed', 'manifest.json'), JSON.stringify({ schemaVersion: 1, name: 'flash-v1' }));
+    await assert.rejects(repository.read('renamed'), rejectsWith('E_MODEL_LOAD', /name: "flash-v1" differs/));
 
-    await cp(join(MODELS, 'flash-v1'), join(root, 'flash-v1'), { recursive: true });
-    await rm(join(root, 'flash-v1', 'unet', 'model.onnx'));
-    await assert.rejects(repository.get('flash-v1'), rejectsWith('E_MODEL_LOAD', /files\.unet .*missing/));
-    await assert.rejects(repository.get('nope'), rejectsWith('E_MODEL_LOAD', /cannot read/));
+    await cp(join(MODELS, 'large-v1'), join(root, 'no-weights'), { recursive: true });
+    await rm(join(root, 'no-weights', 'transformer', 'model.onnx_data'));
+    await assert.rejects(repository.read('no-weights'), rejectsWith('E_MODEL_LOAD', /transformer[/\\]model\.onnx keeps its weights in model\.onnx_data, which is missing/));
+
+    await cp(join(MODELS, 'flash-v1'), join(root, 'no-vae'), { recursive: true });
+    await rm(join(root, 'no-vae', 'vae_decoder', 'model.onnx'));
+    await assert.rejects(repository.read('no-vae'), rejectsWith('E_MODEL_LOAD', /vae_decoder[/\\]model\.onnx is missing/));
+    await assert.rejects(repository.read('nope'), rejectsWith('E_MODEL_LOAD', /no model_index\.json/));
   });
 
-  it('lists nothing for an absent folder', async () => {
+  it('lists nothing for an absent folder and skips folders that are not models', async () => {
     assert.deepEqual(await new ModelRepository(join(scratch, 'absent')).list(), []);
+    const root = join(scratch, 'half-copied');
+    await mkdir(join(root, 'partial', 'unet'), { recursive: true });
+    assert.deepEqual(await new ModelRepository(root).names(), []);
   });
 });

@@ -38,18 +38,17 @@ describe('session loading', () => {
     await session.release();
   });
 
-  it('fails E_MODEL_SHAPE listing expected and found names when a unet has the wrong tensors', async () => {
-    const dir = join(scratch, 'flash-v1');
-    await cp(join(MODELS, 'flash-v1'), dir, { recursive: true });
+  it('fails E_MODEL_SHAPE at read, listing what is missing and what is there, when a unet has the wrong tensors', async () => {
+    const dir = join(scratch, 'typography-v1');
+    await cp(join(MODELS, 'typography-v1'), dir, { recursive: true });
     await writeFile(join(dir, 'unet', 'model.onnx'), identityModel('latents', 'noise_pred'));
-    const entry = await new ModelRepository(scratch).get('flash-v1');
-    await assert.rejects(loadPipeline(entry), (error: unknown) => {
+    await rm(join(dir, 'unet', 'model.onnx_data'), { force: true });
+    await assert.rejects(new ModelRepository(scratch).read('typography-v1'), (error: unknown) => {
       assert.ok(error instanceof FleetError);
       assert.equal(error.code, 'E_MODEL_SHAPE');
-      assert.match(error.message, /missing input sample/);
-      assert.match(error.message, /missing output out_sample/);
-      assert.match(error.message, /Expected inputs \[sample, timestep, encoder_hidden_states\]/);
-      assert.match(error.message, /found inputs \[latents:float32\] outputs \[noise_pred:float32\]/);
+      assert.match(error.message, /input sample is missing \(inputs: latents\)/);
+      assert.match(error.message, /input latents is one the pipeline does not feed/);
+      assert.match(error.message, /output out_sample is missing \(outputs: noise_pred\)/);
       return true;
     });
   });
@@ -63,7 +62,7 @@ describe('session loading', () => {
     g.op('Add', ['a', 'b'], {}, 'output');
     g.output('output', 'float32', [1, 3, 4, 4]);
     await writeFile(join(dir, 'model.onnx'), g.toBytes());
-    const entry = await new ModelRepository(scratch).get('upscale-x2');
+    const entry = await new ModelRepository(scratch).describe('upscale-x2');
     await assert.rejects(loadPipeline(entry), (error: unknown) => error instanceof FleetError && error.code === 'E_MODEL_SHAPE' && /found inputs \[a, b\]/.test(error.message));
   });
 
@@ -76,7 +75,7 @@ describe('session loading', () => {
 
   it('intraOpSpinning: validated, and the same pixels with threads spinning or sleeping', async () => {
     assert.throws(() => new OnnxSessionFactory({ intraOpSpinning: 'no' as unknown as boolean }), /intraOpSpinning must be a boolean, got no/);
-    const entry = await new ModelRepository(MODELS).get('flash-v1');
+    const entry = await new ModelRepository(MODELS).describe('flash-v1');
     const render = async (intraOpSpinning: boolean) => {
       const pipeline = await loadPipeline(entry, { sessionFactory: new OnnxSessionFactory({ executionProvider: 'cpu', intraOpSpinning }) });
       assert.equal(pipeline.kind, 'diffusion');

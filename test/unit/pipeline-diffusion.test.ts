@@ -10,7 +10,7 @@ const MODELS = join(import.meta.dirname, '..', '..', 'models');
 const SIZE = 256;
 
 async function loadDiffusion(name: string): Promise<DiffusionPipeline> {
-  const pipeline = await loadPipeline(await new ModelRepository(MODELS).get(name), { sessionFactory: factory });
+  const pipeline = await loadPipeline(await new ModelRepository(MODELS).describe(name), { sessionFactory: factory });
   assert.equal(pipeline.kind, 'diffusion');
   return pipeline as DiffusionPipeline;
 }

@@ -26,7 +26,7 @@ function testCard(width: number, height: number): RawImage {
 }
 
 async function load(name: string): Promise<UpscalePipeline> {
-  const pipeline = await loadPipeline(await new ModelRepository(MODELS).get(name));
+  const pipeline = await loadPipeline(await new ModelRepository(MODELS).describe(name));
   assert.equal(pipeline.kind, 'upscale');
   return pipeline as UpscalePipeline;
 }

@@ -1,5 +1,5 @@
 import type { JobResult, TextCheckReport } from '../../contract/index.js';
-import type { ModelManifest } from '../models/model-manifest.js';
+import type { ModelDescription } from '../models/model-description.js';
 import { encodeImage, resizeRaw, type RawImage } from '../pipelines/index.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
@@ -25,7 +25,7 @@ export interface FinishTimings {
  * does no image work).
  */
 export interface Finisher {
-  finish(renderJob: RenderJob, output: InferenceOutput, manifest: ModelManifest): Promise<{ result: JobResult; timings: FinishTimings }>;
+  finish(renderJob: RenderJob, output: InferenceOutput, model: ModelDescription): Promise<{ result: JobResult; timings: FinishTimings }>;
 }
 
 /**
@@ -40,7 +40,7 @@ export class JobFinisher implements Finisher {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async finish(renderJob: RenderJob, output: InferenceOutput, manifest: ModelManifest): Promise<{ result: JobResult; timings: FinishTimings }> {
+  async finish(renderJob: RenderJob, output: InferenceOutput, model: ModelDescription): Promise<{ result: JobResult; timings: FinishTimings }> {
     const { job, takenAt } = renderJob;
     const data = job.data;
     const postStarted = performance.now();
@@ -72,7 +72,7 @@ export class JobFinisher implements Finisher {
       ...(renderJob.steps === undefined ? {} : { steps: renderJob.steps }),
       batch: { id: output.batchId, size: output.batchSize },
       ...(text === undefined ? {} : { text }),
-      costUnits: manifest.costUnitsPerImage,
+      costUnits: model.costUnitsPerImage,
       timings: {
         queueWaitMs: Math.max(0, takenAt - data.enqueuedAt),
         batchWaitMs: Math.max(0, output.batchStartedAt - takenAt),

@@ -19,7 +19,7 @@ import type { Finisher } from './job-finisher.js';
 import type { LatencyRecorder } from '../metrics/latency-recorder.js';
 import type { ModelRepository } from '../models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
-import type { DiffusionManifest } from '../models/model-manifest.js';
+import type { DiffusionModel } from '../models/model-description.js';
 import { planRenderSize } from './render-size.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
@@ -191,8 +191,8 @@ export class LaneConsumer {
       }
     }
     try {
-      const { manifest } = await this.options.repository.entry(model);
-      const renderJob = manifest.pipeline === 'upscale' ? await this.prepareUpscale(job, takenAt, manifest.tile.sizePx) : this.prepare(job, takenAt, manifest);
+      const description = await this.options.repository.describe(model);
+      const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description.tile.sizePx) : this.prepare(job, takenAt, description);
       const output = await this.options.batcher.submit({
         lane,
         key: renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
@@ -201,7 +201,7 @@ export class LaneConsumer {
         heightPx: renderJob.render.height,
         payload: renderJob,
       });
-      const { result, timings } = await this.options.finisher.finish(renderJob, output, manifest);
+      const { result, timings } = await this.options.finisher.finish(renderJob, output, description);
       const t = result.timings;
       const seconds = this.laneSeconds;
       seconds.queueWait.observe((t.queueWaitMs ?? 0) / 1000);
@@ -239,12 +239,12 @@ export class LaneConsumer {
   }
 
   /** What can be checked before the batch: the model's step limit and the size it renders. */
-  private prepare(job: Job<JobData, JobResult>, takenAt: number, manifest: DiffusionManifest): RenderJob {
+  private prepare(job: Job<JobData, JobResult>, takenAt: number, description: DiffusionModel): RenderJob {
     const { request, size, model } = job.data;
-    const steps = request.steps ?? manifest.defaultSteps;
-    if (steps > manifest.maxSteps) throw new ValidationError(`model ${model} runs at most ${manifest.maxSteps} steps, got ${steps}`, 'steps');
+    const steps = request.steps ?? description.defaultSteps;
+    if (steps > description.maxSteps) throw new ValidationError(`model ${model} runs at most ${description.maxSteps} steps, got ${steps}`, 'steps');
     const target = size ?? { width: 512, height: 512 };
-    return { job, takenAt, render: planRenderSize(manifest.sizes, target.width, target.height), steps, guidanceScale: manifest.guidanceScale };
+    return { job, takenAt, render: planRenderSize(description.sizes, target.width, target.height), steps, guidanceScale: description.guidanceScale };
   }
 
   /** An upscale reads its source before the batch, so no I/O holds VRAM; tiles bound its memory whatever the size. */

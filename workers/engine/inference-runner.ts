@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Batch, ItemOutcome, ModelSpec } from '../../batching/index.js';
 import { FleetError, type Lane } from '../../contract/index.js';
-import type { ModelEntry, ModelRepository } from '../models/model-repository.js';
+import type { ModelDescription } from '../models/model-description.js';
+import type { ModelRepository } from '../models/model-repository.js';
 import { loadPipeline, type Pipeline } from '../pipelines/index.js';
 import type { SessionFactory } from './onnx-session-factory.js';
 import type { InferenceOutput, RenderJob } from '../consumer/render-job.js';
@@ -14,30 +15,34 @@ import type { InferenceOutput, RenderJob } from '../consumer/render-job.js';
 export class InferenceRunner {
   private readonly pipelines = new Map<string, Pipeline>();
 
-  private readonly loadOne: (entry: ModelEntry) => Promise<Pipeline>;
+  private readonly loadOne: (model: ModelDescription) => Promise<Pipeline>;
 
   constructor(
     private readonly repository: ModelRepository,
     sessionFactory: SessionFactory | undefined,
-    pipelineLoader?: (entry: ModelEntry) => Promise<Pipeline>,
+    pipelineLoader?: (model: ModelDescription) => Promise<Pipeline>,
     private readonly now: () => number = Date.now,
   ) {
-    this.loadOne = pipelineLoader ?? ((entry) => loadPipeline(entry, sessionFactory ? { sessionFactory } : {}));
+    this.loadOne = pipelineLoader ?? ((model) => loadPipeline(model, sessionFactory ? { sessionFactory } : {}));
   }
 
-  /** The batcher's model table, from the manifests. */
-  async modelSpecs(): Promise<Record<string, ModelSpec>> {
+  /**
+   * The batcher's model table from the repository's descriptions, and the folders that could not be described (a
+   * broken drop-in is reported, not fatal: the other models still serve, and its jobs fail with its error).
+   */
+  async modelSpecs(): Promise<{ specs: Record<string, ModelSpec>; broken: Array<{ name: string; error: FleetError }> }> {
     const specs: Record<string, ModelSpec> = {};
-    for (const entry of await this.repository.list()) {
-      specs[entry.manifest.name] = { weightBytes: entry.manifest.residentBytes, activationBytesPerMegapixel: entry.manifest.activationBytesPerMegapixel };
+    const broken: Array<{ name: string; error: FleetError }> = [];
+    for (const { name, model, error } of await this.repository.survey()) {
+      if (model !== undefined) specs[name] = { weightBytes: model.residentBytes, activationBytesPerMegapixel: model.activationBytesPerMegapixel };
+      else if (error !== undefined) broken.push({ name, error });
     }
-    return specs;
+    return { specs, broken };
   }
 
   load = async (model: string): Promise<void> => {
     if (this.pipelines.has(model)) return;
-    const entry = await this.repository.entry(model);
-    this.pipelines.set(model, await this.loadOne(entry));
+    this.pipelines.set(model, await this.loadOne(await this.repository.describe(model)));
   };
 
   unload = async (model: string): Promise<void> => {

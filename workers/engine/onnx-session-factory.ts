@@ -26,8 +26,10 @@ export interface ModelSession {
   /**
    * Runs the graph. Float tensors cross at float32 whatever the export declares: a float32 tensor fed to a
    * `float16` input is converted, and `float16` outputs come back as float32 (see `withFloat32Boundary`).
+   * @param fetches the outputs wanted (an SDXL text encoder declares 33 hidden states; the pipeline reads one).
+   *   @default every output
    */
-  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
@@ -107,7 +109,7 @@ function adapt(session: ort.InferenceSession, modelPath: string): ModelSession {
     modelPath,
     inputs: describe(session.inputMetadata, session.inputNames),
     outputs: describe(session.outputMetadata, session.outputNames),
-    run: (feeds) => session.run(feeds) as Promise<Record<string, ort.Tensor>>,
+    run: (feeds, fetches) => (fetches === undefined ? session.run(feeds) : session.run(feeds, [...fetches])) as Promise<Record<string, ort.Tensor>>,
     release: () => session.release(),
   });
 }

@@ -12,14 +12,23 @@ export function withFloat32Boundary(session: ModelSession): ModelSession {
   const declared = new Map(session.inputs.map((t) => [t.name, t.type]));
   const hasHalf = [...session.inputs, ...session.outputs].some((t) => t.type === 'float16');
   if (!hasHalf) return session;
+  const converted = new WeakMap<ort.Tensor, ort.Tensor>();
+  const toDeclaredOnce = (tensor: ort.Tensor, type: string | undefined): ort.Tensor => {
+    let out = converted.get(tensor);
+    if (out === undefined) {
+      out = toDeclared(tensor, type);
+      converted.set(tensor, out);
+    }
+    return out;
+  };
   return {
     modelPath: session.modelPath,
     inputs: session.inputs,
     outputs: session.outputs,
-    async run(feeds) {
-      const converted: Record<string, ort.Tensor> = {};
-      for (const [name, tensor] of Object.entries(feeds)) converted[name] = toDeclared(tensor, declared.get(name));
-      const results = await session.run(converted);
+    async run(feeds, fetches) {
+      const fed: Record<string, ort.Tensor> = {};
+      for (const [name, tensor] of Object.entries(feeds)) fed[name] = toDeclaredOnce(tensor, declared.get(name));
+      const results = await session.run(fed, fetches);
       const out: Record<string, ort.Tensor> = {};
       for (const [name, tensor] of Object.entries(results)) {
         if (tensor.type === 'float16') {

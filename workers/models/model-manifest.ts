@@ -23,13 +23,6 @@ const sizeListSchema = z.strictObject({
   list: z.array(z.strictObject({ width: positiveInt, height: positiveInt })).min(1),
 });
 
-const noiseScheduleSchema = z.strictObject({
-  trainTimesteps: positiveInt.default(1000),
-  betaStart: z.number().positive().default(0.00085),
-  betaEnd: z.number().positive().default(0.012),
-  betaSchedule: z.enum(['scaled_linear', 'linear']).default('scaled_linear'),
-});
-
 /** Fields every model declares: identity, lanes and what it costs the VRAM budget. */
 const commonFields = {
   /** Format version; must be 1. */
@@ -50,39 +43,36 @@ const commonFields = {
   costUnitsPerImage: z.number().positive(),
 };
 
-export const diffusionManifestSchema = z.strictObject({
-  ...commonFields,
-  pipeline: z.literal('diffusion'),
-  /** Paths relative to the model folder. Defaults follow the diffusers ONNX export layout. */
-  files: z
-    .strictObject({
-      tokenizer: z.string().default('tokenizer'),
-      textEncoder: z.string().default('text_encoder/model.onnx'),
-      unet: z.string().default('unet/model.onnx'),
-      vaeDecoder: z.string().default('vae_decoder/model.onnx'),
-    })
-    .default({
-      tokenizer: 'tokenizer',
-      textEncoder: 'text_encoder/model.onnx',
-      unet: 'unet/model.onnx',
-      vaeDecoder: 'vae_decoder/model.onnx',
-    }),
-  /** Output sizes this model renders. */
-  sizes: z.union([sizeRangeSchema, sizeListSchema]),
-  /** Denoising steps when the request gives none. */
-  defaultSteps: positiveInt,
+/**
+ * The optional `manifest.json` beside a diffusers/Optimum export: only what the export cannot say. Everything else
+ * (family, scheduler, sizes, precision, weight bytes) is read from `model_index.json`, the components' configs and
+ * the ONNX files themselves.
+ */
+export const exportManifestSchema = z.strictObject({
+  /** Format version; must be 1. */
+  schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+  /** When given, must equal the folder's name. @default the folder's name */
+  name: commonFields.name.optional(),
+  /** @default undefined */
+  description: z.string().optional(),
+  /** Lanes this model may serve. @default every text-to-image lane (flash, large, typography) */
+  lanes: commonFields.lanes.optional(),
+  /** Set by scripts/build-models.ts so rebuilds are skipped when unchanged; user exports leave it out. */
+  builderVersion: z.string().optional(),
+  /** Relative price of one image. @default 1 */
+  costUnitsPerImage: commonFields.costUnitsPerImage.optional(),
+  /** Output sizes this model renders. @default around its native size (see describe-diffusion-export.ts) */
+  sizes: z.union([sizeRangeSchema, sizeListSchema]).optional(),
+  /** Bytes the weights hold in VRAM. @default the bytes of its ONNX files and external data */
+  residentBytes: byteCount.optional(),
+  /** Activation bytes per megapixel of output. @default a per-family estimate, raised by OOMs at run time */
+  activationBytesPerMegapixel: byteCount.optional(),
+  /** Denoising steps when the request gives none (distilled models: 1–4). @default diffusers' pipeline default */
+  defaultSteps: positiveInt.optional(),
   /** Most steps a request may ask for. @default 50 */
-  maxSteps: positiveInt.default(50),
-  /** `euler` (Euler discrete, σ-space) or `lcm` (latent-consistency few-step sampling). */
-  scheduler: z.enum(['euler', 'lcm']),
-  /** Classifier-free guidance scale when the request gives none; <= 1 means no unconditional pass. @default 1 */
-  guidanceScale: z.number().nonnegative().default(1),
-  /** The VAE's latent scaling factor (SD 1.x/2.x: 0.18215). @default 0.18215 */
-  vaeScalingFactor: z.number().positive().default(0.18215),
-  /** The training noise schedule. @default SD's scaled_linear 0.00085–0.012 over 1000 steps */
-  noiseSchedule: noiseScheduleSchema.default({ trainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear' }),
-  /** LCM only: the step grid the model was distilled on. @default 50 */
-  lcmOriginalSteps: positiveInt.default(50),
+  maxSteps: positiveInt.optional(),
+  /** Guidance scale when the request gives none; <= 1 means no unconditional pass (Turbo: 0). @default diffusers' pipeline default */
+  guidanceScale: z.number().nonnegative().optional(),
 });
 
 export const upscaleManifestSchema = z.strictObject({
@@ -101,25 +91,16 @@ export const upscaleManifestSchema = z.strictObject({
     .refine((t) => t.overlapPx < t.sizePx, { message: 'overlapPx must be smaller than sizePx', path: ['overlapPx'] }),
 });
 
-export const modelManifestSchema = z.discriminatedUnion('pipeline', [diffusionManifestSchema, upscaleManifestSchema]);
-
-/** A validated manifest with defaults filled in. */
-export type ModelManifest = z.output<typeof modelManifestSchema>;
-export type DiffusionManifest = z.output<typeof diffusionManifestSchema>;
+/** The overrides beside an export, validated. */
+export type ExportManifest = z.output<typeof exportManifestSchema>;
 export type UpscaleManifest = z.output<typeof upscaleManifestSchema>;
-/** What a manifest file may contain (defaults optional). */
-export type ModelManifestInput = z.input<typeof modelManifestSchema>;
-export type PipelineKind = ModelManifest['pipeline'];
-export type AllowedSizes = DiffusionManifest['sizes'];
+/** What an upscaler's manifest file may contain (defaults optional). */
+export type UpscaleManifestInput = z.input<typeof upscaleManifestSchema>;
+export type ExportManifestInput = z.input<typeof exportManifestSchema>;
+export type AllowedSizes = UpscaleManifest['sizes'];
 
-/**
- * Validates parsed manifest JSON.
- * @param file the manifest's path, named in the error.
- * @throws FleetError E_MODEL_LOAD whose message names the file and each bad field path (`sizes.max`);
- *   `details.path` holds the first one.
- */
-export function parseModelManifest(json: unknown, file: string): ModelManifest {
-  const result = modelManifestSchema.safeParse(json);
+function parseWith<T extends z.ZodType>(schema: T, json: unknown, file: string): z.output<T> {
+  const result = schema.safeParse(json);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => ({
     path: issue.path.map(String).join('.') || '(root)',
@@ -130,6 +111,31 @@ export function parseModelManifest(json: unknown, file: string): ModelManifest {
     cause: result.error,
     details: { file, path: problems[0]?.path, problems },
   });
+}
+
+/**
+ * Validates the optional manifest beside a diffusers/Optimum export.
+ * @param file the manifest's path, named in the error.
+ * @throws FleetError E_MODEL_LOAD whose message names the file and each bad field path (`sizes.max`); a manifest
+ *   written for the old hand-described format (`pipeline: "diffusion"`, `scheduler`, `files`…) is told what to keep.
+ */
+export function parseExportManifest(json: unknown, file: string): ExportManifest {
+  if (json !== null && typeof json === 'object' && (json as { pipeline?: unknown }).pipeline === 'diffusion') {
+    throw new FleetError(
+      'E_MODEL_LOAD',
+      `invalid model manifest ${file}: it describes the export by hand (pipeline "diffusion"); the loader now reads model_index.json and the export's own configs. Keep only schemaVersion, lanes, costUnitsPerImage, sizes, residentBytes, activationBytesPerMegapixel, defaultSteps, maxSteps, guidanceScale, description`,
+      { details: { file, path: 'pipeline' } },
+    );
+  }
+  return parseWith(exportManifestSchema, json, file);
+}
+
+/**
+ * Validates an upscaler's manifest (a super-resolution ONNX file has no standard config of its own).
+ * @throws FleetError E_MODEL_LOAD naming the file and each bad field path.
+ */
+export function parseUpscaleManifest(json: unknown, file: string): UpscaleManifest {
+  return parseWith(upscaleManifestSchema, json, file);
 }
 
 /** Whether `sizes` allows a width×height image. */

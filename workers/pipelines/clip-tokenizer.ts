@@ -90,9 +90,11 @@ export function clipTokenizerJson(vocab: Record<string, number>, merges: string[
   };
 }
 
-/** Turns prompts into the fixed-length id rows a CLIP text encoder takes. */
+/** Turns prompts into the fixed-length id rows a text encoder takes. */
 export interface PromptTokenizer {
-  /** Row-major `[texts.length, 77]` ids: BOS, the prompt (truncated to 75 tokens), EOS, then padding. */
+  /** Ids per row: 77 for CLIP, 256 for SD3's T5. */
+  readonly sequenceLength: number;
+  /** Row-major `[texts.length, sequenceLength]` ids (CLIP: BOS, the prompt truncated to 75 tokens, EOS, then padding). */
   encode(texts: readonly string[]): number[];
 }
 
@@ -156,6 +158,7 @@ export async function loadClipTokenizer(dir: string): Promise<PromptTokenizer> {
     });
   }
   return {
+    sequenceLength: CLIP_SEQUENCE_LENGTH,
     encode(texts) {
       const rows: number[] = [];
       for (const text of texts) {

@@ -1,78 +1,46 @@
-import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { FleetError } from '../../contract/index.js';
-import { describeSizes, isSizeAllowed, type DiffusionManifest } from '../models/model-manifest.js';
-import { assertSessionShape, type ModelSession, type SessionFactory, type TensorInfo } from '../engine/onnx-session-factory.js';
-import { CLIP_SEQUENCE_LENGTH, loadClipTokenizer, type PromptTokenizer } from './clip-tokenizer.js';
+import type { ModelSession, SessionFactory } from '../engine/onnx-session-factory.js';
+import type { DiffusionModel } from '../models/model-description.js';
+import { describeSizes, isSizeAllowed } from '../models/model-manifest.js';
+import { loadClipTokenizer } from './clip-tokenizer.js';
+import { constantDenoiserFeeds, denoiserNames, stepFeeds } from './denoiser-feeds.js';
 import type { DiffusionPipeline, GenerateItem } from './pipeline-types.js';
+import { encodePrompts, stackConditioning, zeroConditioning, type LoadedTextEncoder, type PromptConditioning } from './prompt-encoder.js';
 import { tensorToRawImages, type RawImage } from './raw-image.js';
 import { runForFloatOutput } from './run-session.js';
-import { EulerDiscreteScheduler, LcmScheduler, type DiffusionScheduler } from './schedulers.js';
+import { schedulerFromPlan } from './schedulers/index.js';
 import { SeededNoise } from './seeded-noise.js';
+import { loadT5Tokenizer } from './t5-tokenizer.js';
 
-const LATENT_CHANNELS = 4;
-const VAE_FACTOR = 8;
-const ID_TYPES = ['int32', 'int64'];
-const TIMESTEP_TYPES = ['int64', 'float32'];
-
-/** The three sessions and the tokenizer of a diffusers-layout model. */
+/** The sessions and tokenizers of one export. */
 export interface DiffusionComponents {
-  tokenizer: PromptTokenizer;
-  textEncoder: ModelSession;
-  unet: ModelSession;
+  textEncoders: LoadedTextEncoder[];
+  denoiser: ModelSession;
   vaeDecoder: ModelSession;
 }
 
-function idsTensor(ids: number[], rows: number, info: TensorInfo): ort.Tensor {
-  const dims = [rows, CLIP_SEQUENCE_LENGTH];
-  return info.type === 'int64'
-    ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), dims)
-    : new ort.Tensor('int32', Int32Array.from(ids), dims);
-}
-
-/** Exports differ: timestep may be float32 or int64, shaped [batch], [1] or scalar. Follow the declaration. */
-function timestepTensor(t: number, batch: number, info: TensorInfo): ort.Tensor {
-  const count = info.dims.length === 0 ? 1 : info.dims[0] === 1 ? 1 : batch;
-  const dims = info.dims.length === 0 ? [] : [count];
-  return info.type === 'int64'
-    ? new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), dims)
-    : new ort.Tensor('float32', new Float32Array(count).fill(t), dims);
-}
-
-function inputInfo(session: ModelSession, name: string): TensorInfo {
-  return session.inputs.find((t) => t.name === name)!;
-}
-
-function createScheduler(manifest: DiffusionManifest, steps: number): DiffusionScheduler {
-  return manifest.scheduler === 'lcm'
-    ? new LcmScheduler(steps, manifest.noiseSchedule, manifest.lcmOriginalSteps)
-    : new EulerDiscreteScheduler(steps, manifest.noiseSchedule);
-}
-
 /**
- * Loads tokenizer and sessions from a diffusers-layout folder and checks their tensor names.
- * @throws FleetError E_MODEL_LOAD (missing/unloadable files) or E_MODEL_SHAPE (names or types differ).
+ * Loads the export's tokenizers and sessions. The description was checked against the pipeline's contract when it
+ * was read; a session that fails to load releases the ones already loaded, so a model is never half-loaded.
+ * @throws FleetError E_MODEL_LOAD (a file onnxruntime cannot load, a tokenizer that cannot be read).
  */
-export async function loadDiffusionComponents(manifest: DiffusionManifest, modelDir: string, factory: SessionFactory): Promise<DiffusionComponents> {
-  const { files } = manifest;
-  const tokenizer = await loadClipTokenizer(join(modelDir, files.tokenizer));
+export async function loadDiffusionComponents(model: DiffusionModel, factory: SessionFactory): Promise<DiffusionComponents> {
   const loaded: ModelSession[] = [];
   const load = async (file: string) => {
-    const session = await factory.create(join(modelDir, file));
+    const session = await factory.create(file);
     loaded.push(session);
     return session;
   };
   try {
-    const textEncoder = await load(files.textEncoder);
-    const unet = await load(files.unet);
-    const vaeDecoder = await load(files.vaeDecoder);
-    assertSessionShape(textEncoder, { inputs: [{ name: 'input_ids', types: ID_TYPES }], outputs: ['last_hidden_state'] });
-    assertSessionShape(unet, {
-      inputs: [{ name: 'sample', types: ['float32'] }, { name: 'timestep', types: TIMESTEP_TYPES }, { name: 'encoder_hidden_states', types: ['float32'] }],
-      outputs: ['out_sample'],
-    });
-    assertSessionShape(vaeDecoder, { inputs: [{ name: 'latent_sample', types: ['float32'] }], outputs: ['sample'] });
-    return { tokenizer, textEncoder, unet, vaeDecoder };
+    const textEncoders: LoadedTextEncoder[] = [];
+    for (const part of model.textEncoders) {
+      const tokenizer = part.kind === 't5' ? await loadT5Tokenizer(part.tokenizerDir, part.sequenceLength) : await loadClipTokenizer(part.tokenizerDir);
+      textEncoders.push({ part, tokenizer, session: await load(part.encoder.file) });
+    }
+    const denoiser = await load(model.denoiser.file);
+    const vaeDecoder = await load(model.vaeDecoder.file);
+    return { textEncoders, denoiser, vaeDecoder };
   } catch (error) {
     await Promise.all(loaded.map((session) => session.release()));
     throw error;
@@ -86,113 +54,126 @@ interface BatchSettings {
   guidanceScale: number;
 }
 
-function batchSettings(manifest: DiffusionManifest, items: readonly GenerateItem[]): BatchSettings {
+function batchSettings(model: DiffusionModel, items: readonly GenerateItem[]): BatchSettings {
   const first = items[0]!;
   const settings = {
     width: first.width,
     height: first.height,
-    steps: first.steps ?? manifest.defaultSteps,
-    guidanceScale: first.guidanceScale ?? manifest.guidanceScale,
+    steps: first.steps ?? model.defaultSteps,
+    guidanceScale: first.guidanceScale ?? model.guidanceScale,
   };
   for (const item of items) {
     if (
       item.width !== settings.width ||
       item.height !== settings.height ||
-      (item.steps ?? manifest.defaultSteps) !== settings.steps ||
-      (item.guidanceScale ?? manifest.guidanceScale) !== settings.guidanceScale
+      (item.steps ?? model.defaultSteps) !== settings.steps ||
+      (item.guidanceScale ?? model.guidanceScale) !== settings.guidanceScale
     ) {
       throw new RangeError('items of one batch must share width, height, steps and guidanceScale');
     }
   }
-  if (!isSizeAllowed(manifest.sizes, settings.width, settings.height) || settings.width % VAE_FACTOR !== 0 || settings.height % VAE_FACTOR !== 0) {
-    throw new FleetError('E_VALIDATION', `${manifest.name} renders ${describeSizes(manifest.sizes)}; got ${settings.width}x${settings.height}`, {
-      field: 'width',
-    });
+  const factor = model.vaeScaleFactor;
+  if (!isSizeAllowed(model.sizes, settings.width, settings.height) || settings.width % factor !== 0 || settings.height % factor !== 0) {
+    throw new FleetError('E_VALIDATION', `${model.name} renders ${describeSizes(model.sizes)}; got ${settings.width}x${settings.height}`, { field: 'width' });
   }
-  if (!Number.isInteger(settings.steps) || settings.steps < 1 || settings.steps > manifest.maxSteps) {
-    throw new FleetError('E_VALIDATION', `${manifest.name} takes 1–${manifest.maxSteps} steps; got ${settings.steps}`, { field: 'steps' });
+  if (!Number.isInteger(settings.steps) || settings.steps < 1 || settings.steps > model.maxSteps) {
+    throw new FleetError('E_VALIDATION', `${model.name} takes 1–${model.maxSteps} steps; got ${settings.steps}`, { field: 'steps' });
   }
   return settings;
 }
 
 /**
- * A text-to-image pipeline over already-loaded components (inject fakes here in tests).
- * Classifier-free guidance runs the unconditional prompts in the same denoiser batch: [uncond…, cond…].
+ * Text-to-image over already-loaded components (inject fakes here in tests), as diffusers runs each family:
+ * classifier-free guidance batches the negative prompts first (`cat([negative, positive])`) and combines
+ * `uncond + g·(cond − uncond)`; an LCM UNet gets the guidance embedding instead; the latents are decoded as
+ * `latents / scaling_factor + shift_factor`.
  */
-export function createDiffusionPipeline(manifest: DiffusionManifest, components: DiffusionComponents): DiffusionPipeline {
-  const { tokenizer, textEncoder, unet, vaeDecoder } = components;
-  const idsInfo = inputInfo(textEncoder, 'input_ids');
-  const timestepInfo = inputInfo(unet, 'timestep');
+export function createDiffusionPipeline(model: DiffusionModel, components: DiffusionComponents): DiffusionPipeline {
+  const { textEncoders, denoiser, vaeDecoder } = components;
+  const names = denoiserNames(model);
 
-  async function encodeText(texts: string[]): Promise<ort.Tensor> {
-    const ids = tokenizer.encode(texts);
-    const { data, dims } = await runForFloatOutput(textEncoder, { input_ids: idsTensor(ids, texts.length, idsInfo) }, 'last_hidden_state');
-    return new ort.Tensor('float32', data, dims);
+  async function conditioning(items: readonly GenerateItem[], guided: boolean): Promise<PromptConditioning> {
+    const positive = await encodePrompts(model, textEncoders, items.map((item) => item.prompt));
+    if (!guided) return positive;
+    const negatives = items.map((item) => item.negativePrompt ?? '');
+    const negative = await encodePrompts(model, textEncoders, negatives);
+    if (model.forceZerosForEmptyPrompt) {
+      const zeros = zeroConditioning(positive, items.length);
+      const rowContext = positive.sequence * positive.width;
+      negatives.forEach((text, row) => {
+        if (text !== '') return;
+        negative.context.set(zeros.context.subarray(row * rowContext, (row + 1) * rowContext), row * rowContext);
+        negative.pooled?.fill(0, row * negative.pooledWidth, (row + 1) * negative.pooledWidth);
+      });
+    }
+    return stackConditioning(negative, positive);
   }
 
   async function run(items: readonly GenerateItem[]): Promise<RawImage[]> {
     if (items.length === 0) return [];
-    const { width, height, steps, guidanceScale } = batchSettings(manifest, items);
-    const guided = guidanceScale > 1;
+    const { width, height, steps, guidanceScale } = batchSettings(model, items);
+    const guided = model.classifierFreeGuidance && guidanceScale > 1;
     const count = items.length;
-    const latentShape = [count, LATENT_CHANNELS, height / VAE_FACTOR, width / VAE_FACTOR];
-    const itemSize = LATENT_CHANNELS * (height / VAE_FACTOR) * (width / VAE_FACTOR);
+    const channels = model.latentChannels;
+    const latentHeight = height / model.vaeScaleFactor;
+    const latentWidth = width / model.vaeScaleFactor;
+    const itemSize = channels * latentHeight * latentWidth;
+    const prompts = await conditioning(items, guided);
 
-    const prompts = items.map((item) => item.prompt);
-    const context = await encodeText(guided ? [...items.map((item) => item.negativePrompt ?? ''), ...prompts] : prompts);
-
-    const scheduler = createScheduler(manifest, steps);
+    const scheduler = schedulerFromPlan(model.scheduler, steps);
     const noises = items.map((item) => new SeededNoise(item.seed));
     const latents = new Float32Array(count * itemSize);
     noises.forEach((noise, i) => noise.fillNormal(latents.subarray(i * itemSize, (i + 1) * itemSize), scheduler.initNoiseSigma));
 
-    const unetBatch = guided ? 2 * count : count;
+    const rows = guided ? 2 * count : count;
+    const rowDims = [rows, channels, latentHeight, latentWidth];
+    const embeddedGuidanceScale = model.timestepCondDim === undefined ? undefined : guidanceScale;
+    const constant = constantDenoiserFeeds(model, denoiser.inputs, { prompts, width, height, embeddedGuidanceScale });
     for (let stepIndex = 0; stepIndex < scheduler.timesteps.length; stepIndex++) {
       const scaled = scheduler.scaleModelInput(latents, stepIndex);
-      const sample = guided ? new Float32Array(2 * scaled.length) : scaled;
+      let input = scaled;
       if (guided) {
-        sample.set(scaled, 0);
-        sample.set(scaled, scaled.length);
+        input = new Float32Array(2 * scaled.length);
+        input.set(scaled, 0);
+        input.set(scaled, scaled.length);
       }
-      const { data: predicted } = await runForFloatOutput(
-        unet,
-        {
-          sample: new ort.Tensor('float32', sample, [unetBatch, ...latentShape.slice(1)]),
-          timestep: timestepTensor(scheduler.timesteps[stepIndex]!, unetBatch, timestepInfo),
-          encoder_hidden_states: context,
-        },
-        'out_sample',
-      );
-      let epsilon = predicted;
+      const feeds = { ...constant, ...stepFeeds(model, denoiser.inputs, input, rowDims, scheduler.timesteps[stepIndex]!) };
+      const { data: predicted } = await runForFloatOutput(denoiser, feeds, names.output);
+      if (predicted.length !== rows * itemSize) {
+        throw new FleetError('E_MODEL_SHAPE', `${denoiser.modelPath}: ${names.output} has ${predicted.length} values, expected ${rows * itemSize}`, {
+          details: { file: denoiser.modelPath, tensor: names.output },
+        });
+      }
+      let output = predicted;
       if (guided) {
         const half = scaled.length;
-        epsilon = new Float32Array(half);
+        output = new Float32Array(half);
         for (let i = 0; i < half; i++) {
           const unconditional = predicted[i]!;
-          epsilon[i] = unconditional + guidanceScale * (predicted[half + i]! - unconditional);
+          output[i] = unconditional + guidanceScale * (predicted[half + i]! - unconditional);
         }
       }
-      if (epsilon.length !== latents.length) {
-        throw new FleetError('E_MODEL_SHAPE', `${unet.modelPath}: out_sample has ${epsilon.length} values, expected ${latents.length}`);
-      }
-      scheduler.step(epsilon, stepIndex, latents, itemSize, noises);
+      scheduler.step(output, stepIndex, latents, itemSize, noises);
     }
 
-    const inverseScaling = 1 / manifest.vaeScalingFactor;
-    for (let i = 0; i < latents.length; i++) latents[i] = latents[i]! * inverseScaling;
-    const { data: pixels, dims } = await runForFloatOutput(vaeDecoder, { latent_sample: new ort.Tensor('float32', latents, latentShape) }, 'sample');
+    const inverseScaling = 1 / model.vaeScalingFactor;
+    const shift = model.vaeShiftFactor;
+    for (let i = 0; i < latents.length; i++) latents[i] = latents[i]! * inverseScaling + shift;
+    const { data: pixels, dims } = await runForFloatOutput(vaeDecoder, { latent_sample: new ort.Tensor('float32', latents, [count, channels, latentHeight, latentWidth]) }, 'sample');
     if (dims.length !== 4 || dims[0] !== count || dims[1] !== 3 || dims[2] !== height || dims[3] !== width) {
-      throw new FleetError('E_MODEL_SHAPE', `${vaeDecoder.modelPath}: sample is [${dims.join(',')}], expected [${count},3,${height},${width}]`);
+      throw new FleetError('E_MODEL_SHAPE', `${vaeDecoder.modelPath}: sample is [${dims.join(',')}], expected [${count},3,${height},${width}]`, {
+        details: { file: vaeDecoder.modelPath, tensor: 'sample' },
+      });
     }
     return tensorToRawImages(pixels, count, width, height, 'minus-one-to-one');
   }
 
   return {
     kind: 'diffusion',
-    manifest,
+    model,
     run,
     async release() {
-      await Promise.all([textEncoder.release(), unet.release(), vaeDecoder.release()]);
+      await Promise.all([...textEncoders.map((e) => e.session.release()), denoiser.release(), vaeDecoder.release()]);
     },
   };
 }

@@ -1,18 +1,18 @@
 /**
- * Inference pipelines over a model repository entry.
+ * Inference pipelines over a described model.
  *
  * ```ts
  * const repository = new ModelRepository(config.modelsDir);
- * const pipeline = await loadPipeline(await repository.get('flash-v1'));
+ * const pipeline = await loadPipeline(await repository.describe('flash-v1'));
  * if (pipeline.kind === 'diffusion') {
  *   const [image] = await pipeline.run([{ prompt: 'a red fox', seed: 7, width: 512, height: 512 }]);
  *   const { data, thumbnail } = await encodeImage(image!, { format: 'webp' });
  * }
  * ```
  */
-import { join } from 'node:path';
-import type { ModelEntry } from '../models/model-repository.js';
-import { OnnxSessionFactory, type SessionFactory } from '../engine/onnx-session-factory.js';
+import { FleetError } from '../../contract/index.js';
+import type { ModelDescription } from '../models/model-description.js';
+import { OnnxSessionFactory, type ExecutionProviderName, type SessionFactory } from '../engine/onnx-session-factory.js';
 import { createDiffusionPipeline, loadDiffusionComponents } from './diffusion-pipeline.js';
 import type { Pipeline } from './pipeline-types.js';
 import { createUpscalePipeline } from './upscale-pipeline.js';
@@ -20,22 +20,34 @@ import { createUpscalePipeline } from './upscale-pipeline.js';
 export interface LoadPipelineOptions {
   /** Where sessions come from; share one factory per process so the CUDA probe happens once. @default a new OnnxSessionFactory (CUDA if available, else CPU) */
   sessionFactory?: SessionFactory;
+  /**
+   * The provider the sessions will run on. On `cpu`, a model whose graphs use operators only CUDA runs (ORT's
+   * fused GroupNorm, BiasSplitGelu, …) is refused before any session is created. @default 'cpu' unless the factory says otherwise
+   */
+  provider?: ExecutionProviderName;
 }
 
 /**
  * Loads a model's files into a ready pipeline: `diffusion` (text → image) or `upscale` (image → image).
- * @throws FleetError E_MODEL_LOAD (files missing or unloadable), E_MODEL_SHAPE (tensor names/types not as the
- *   pipeline expects; the message lists expected vs found).
+ * @throws FleetError E_MODEL_LOAD (files missing or unloadable), E_MODEL_SHAPE (graphs this worker's provider cannot
+ *   run; the message names the file and operators).
  */
-export async function loadPipeline(entry: ModelEntry, options: LoadPipelineOptions = {}): Promise<Pipeline> {
+export async function loadPipeline(model: ModelDescription, options: LoadPipelineOptions = {}): Promise<Pipeline> {
   const factory = options.sessionFactory ?? new OnnxSessionFactory();
-  const { manifest, dir } = entry;
-  if (manifest.pipeline === 'diffusion') {
-    return createDiffusionPipeline(manifest, await loadDiffusionComponents(manifest, dir, factory));
+  if (model.kind === 'diffusion') {
+    const provider = options.provider ?? 'cpu';
+    const cudaOnly = Object.entries(model.cudaOnlyOperators);
+    if (provider === 'cpu' && cudaOnly.length > 0) {
+      const [file, ops] = cudaOnly[0]!;
+      throw new FleetError('E_MODEL_SHAPE', `model ${model.name}: ${file} uses ${ops.join(', ')}, which onnxruntime runs only on CUDA; this worker runs on CPU (export without ORT's CUDA fusions to run it here)`, {
+        details: { file, operators: ops },
+      });
+    }
+    return createDiffusionPipeline(model, await loadDiffusionComponents(model, factory));
   }
-  const session = await factory.create(join(dir, manifest.files.model));
+  const session = await factory.create(model.file);
   try {
-    return createUpscalePipeline(manifest, session);
+    return createUpscalePipeline(model, session);
   } catch (error) {
     await session.release();
     throw error;
@@ -45,6 +57,7 @@ export async function loadPipeline(entry: ModelEntry, options: LoadPipelineOptio
 export type { DiffusionPipeline, GenerateItem, Pipeline, UpscaleOptions, UpscalePipeline } from './pipeline-types.js';
 export type { RawImage } from './raw-image.js';
 export { createDiffusionPipeline, loadDiffusionComponents, type DiffusionComponents } from './diffusion-pipeline.js';
+export { loadT5Tokenizer } from './t5-tokenizer.js';
 export { createUpscalePipeline, decodeSource } from './upscale-pipeline.js';
 export { loadClipTokenizer, CLIP_SEQUENCE_LENGTH, type PromptTokenizer } from './clip-tokenizer.js';
 export {
@@ -55,8 +68,6 @@ export {
   schedulerFromPlan,
   startStepForStrength,
   RUN_AS_EULER_DISCRETE,
-  EulerDiscreteScheduler,
-  LcmScheduler,
   type CreateSchedulerOptions,
   type DiffusionScheduler,
   type PredictionType,
@@ -77,15 +88,6 @@ export {
   type ExecutionProviderName,
   type TensorInfo,
 } from '../engine/onnx-session-factory.js';
-export { ModelRepository, type ModelEntry } from '../models/model-repository.js';
-export {
-  parseModelManifest,
-  isSizeAllowed,
-  describeSizes,
-  modelManifestSchema,
-  type ModelManifest,
-  type DiffusionManifest,
-  type UpscaleManifest,
-  type ModelManifestInput,
-  type PipelineKind,
-} from '../models/model-manifest.js';
+export { ModelRepository, type SurveyedModel } from '../models/model-repository.js';
+export type { ModelDescription, DiffusionModel, UpscaleModel, TextEncoderPart, ExportComponent } from '../models/model-description.js';
+export { isSizeAllowed, describeSizes, parseExportManifest, parseUpscaleManifest, type AllowedSizes } from '../models/model-manifest.js';

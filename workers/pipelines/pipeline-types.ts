@@ -1,4 +1,4 @@
-import type { DiffusionManifest, UpscaleManifest } from '../models/model-manifest.js';
+import type { DiffusionModel, UpscaleModel } from '../models/model-description.js';
 import type { RawImage } from './raw-image.js';
 
 /** One image to generate. Items run together in one batch must share size, steps and guidance scale. */
@@ -8,20 +8,20 @@ export interface GenerateItem {
   negativePrompt?: string;
   /** Any integer (reduced to 32 bits). Same prompt + seed + model + size + steps → same bytes. */
   seed: number;
-  /** Output width in pixels; must be allowed by the manifest's `sizes`. */
+  /** Output width in pixels; must be allowed by the model's `sizes`. */
   width: number;
   /** Output height in pixels. */
   height: number;
-  /** Denoising steps. @default the manifest's `defaultSteps` */
+  /** Denoising steps. @default the model's `defaultSteps` */
   steps?: number;
-  /** Classifier-free guidance scale; > 1 adds an unconditional pass (twice the denoiser work). @default the manifest's */
+  /** Classifier-free guidance scale; > 1 adds an unconditional pass (twice the denoiser work). @default the model's */
   guidanceScale?: number;
 }
 
 /** Text-to-image over the diffusers ONNX layout (tokenizer → text encoder → denoiser loop → VAE decoder). */
 export interface DiffusionPipeline {
   readonly kind: 'diffusion';
-  readonly manifest: DiffusionManifest;
+  readonly model: DiffusionModel;
   /**
    * Generates every item as one batch tensor (the batching gain). Returns images in item order.
    * @throws FleetError E_VALIDATION for a size or step count the model does not allow; E_INFERENCE (or E_OOM when
@@ -34,9 +34,9 @@ export interface DiffusionPipeline {
 }
 
 export interface UpscaleOptions {
-  /** Tile side in source pixels. @default the manifest's `tile.sizePx` */
+  /** Tile side in source pixels. @default the model's `tile.sizePx` */
   tileSizePx?: number;
-  /** Tile overlap in source pixels. @default the manifest's `tile.overlapPx` */
+  /** Tile overlap in source pixels. @default the model's `tile.overlapPx` */
   tileOverlapPx?: number;
   /** Tiles run per model call (same-sized tiles only). @default 4 */
   tilesPerBatch?: number;
@@ -45,9 +45,9 @@ export interface UpscaleOptions {
 /** Image-to-image super-resolution, tiled so any allowed source fits a memory budget. */
 export interface UpscalePipeline {
   readonly kind: 'upscale';
-  readonly manifest: UpscaleManifest;
+  readonly model: UpscaleModel;
   /** Output side / source side. */
-  readonly scale: 2 | 4;
+  readonly scale: number;
   /**
    * Upscales an encoded image (PNG, JPEG, WebP, … anything sharp reads; alpha is dropped) or raw RGB.
    * @throws FleetError E_SOURCE when the source cannot be decoded; E_VALIDATION when its size is not allowed;

@@ -1,7 +1,8 @@
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { FleetError } from '../../contract/index.js';
-import { describeSizes, isSizeAllowed, type UpscaleManifest } from '../models/model-manifest.js';
+import type { UpscaleModel } from '../models/model-description.js';
+import { describeSizes, isSizeAllowed } from '../models/model-manifest.js';
 import type { ModelSession } from '../engine/onnx-session-factory.js';
 import type { UpscaleOptions, UpscalePipeline } from './pipeline-types.js';
 import { writeWindowAsPlanar, type RawImage } from './raw-image.js';
@@ -29,7 +30,7 @@ export async function decodeSource(source: Uint8Array): Promise<RawImage> {
  * Tiled super-resolution over one session whose single input is [N,3,H,W] in [0,1] and whose single output is
  * [N,3,sH,sW]. Names are read from the session (exports call them `input`/`output`, `image`/`upscaled`, …).
  */
-export function createUpscalePipeline(manifest: UpscaleManifest, session: ModelSession): UpscalePipeline {
+export function createUpscalePipeline(model: UpscaleModel, session: ModelSession): UpscalePipeline {
   if (session.inputs.length !== 1 || session.outputs.length !== 1) {
     throw new FleetError(
       'E_MODEL_SHAPE',
@@ -44,7 +45,7 @@ export function createUpscalePipeline(manifest: UpscaleManifest, session: ModelS
       details: { file: session.modelPath },
     });
   }
-  const scale = manifest.scale;
+  const scale = model.scale;
   const fixedBatch = typeof input.dims[0] === 'number' ? input.dims[0] : undefined;
 
   async function runTiles(image: RawImage, tiles: Array<{ x: AxisTile; y: AxisTile }>, output: Uint8Array, outWidth: number): Promise<void> {
@@ -60,7 +61,7 @@ export function createUpscalePipeline(manifest: UpscaleManifest, session: ModelS
     if (dims[0] !== tiles.length || dims[1] !== 3 || dims[2] !== outTileHeight || dims[3] !== outTileWidth) {
       throw new FleetError(
         'E_MODEL_SHAPE',
-        `${session.modelPath}: output is [${dims.join(',')}] for a [${tiles.length},3,${tileHeight},${tileWidth}] input; the manifest says scale ${scale}`,
+        `${session.modelPath}: output is [${dims.join(',')}] for a [${tiles.length},3,${tileHeight},${tileWidth}] input; the model says scale ${scale}`,
         { details: { file: session.modelPath } },
       );
     }
@@ -86,13 +87,13 @@ export function createUpscalePipeline(manifest: UpscaleManifest, session: ModelS
     if (image.pixels.length !== image.width * image.height * 3) {
       throw new FleetError('E_SOURCE', `raw source has ${image.pixels.length} bytes for ${image.width}x${image.height} RGB`);
     }
-    if (!isSizeAllowed(manifest.sizes, image.width, image.height)) {
-      throw new FleetError('E_VALIDATION', `${manifest.name} takes sources of ${describeSizes(manifest.sizes)}; got ${image.width}x${image.height}`, {
+    if (!isSizeAllowed(model.sizes, image.width, image.height)) {
+      throw new FleetError('E_VALIDATION', `${model.name} takes sources of ${describeSizes(model.sizes)}; got ${image.width}x${image.height}`, {
         field: 'source',
       });
     }
-    const tileSize = options.tileSizePx ?? manifest.tile.sizePx;
-    const overlap = Math.min(options.tileOverlapPx ?? manifest.tile.overlapPx, tileSize - 1);
+    const tileSize = options.tileSizePx ?? model.tile.sizePx;
+    const overlap = Math.min(options.tileOverlapPx ?? model.tile.overlapPx, tileSize - 1);
     const perBatch = fixedBatch ?? options.tilesPerBatch ?? DEFAULT_TILES_PER_BATCH;
     if (!Number.isInteger(perBatch) || perBatch < 1) throw new RangeError(`tilesPerBatch must be an integer >= 1, got ${perBatch}`);
 
@@ -110,7 +111,7 @@ export function createUpscalePipeline(manifest: UpscaleManifest, session: ModelS
 
   return {
     kind: 'upscale',
-    manifest,
+    model,
     scale,
     upscale,
     release: () => session.release(),
