@@ -9,7 +9,7 @@ import { MANIFEST_FILE, parseModelManifest } from '../workers/models/model-manif
 import { buildClipVocabulary } from './onnx/clip-vocabulary.js';
 import { buildTextEncoder, buildUnet, buildVaeDecoder } from './onnx/diffusion-graphs.js';
 import { BUILDER_VERSION, MODEL_CATALOG, type CatalogEntry } from './onnx/model-catalog.js';
-import { buildUpscaler } from './onnx/upscale-graph.js';
+import { buildUpscalers, UPSCALER_NAMES } from './build-upscalers.js';
 
 export interface BuildModelsOptions {
   /** Repository folder. @default 'models' */
@@ -41,10 +41,6 @@ async function isUpToDate(dir: string): Promise<boolean> {
 function modelFiles(entry: CatalogEntry): Map<string, Uint8Array | string> {
   const files = new Map<string, Uint8Array | string>();
   files.set(MANIFEST_FILE, `${JSON.stringify(entry.manifest, null, 2)}\n`);
-  if (entry.manifest.pipeline === 'upscale') {
-    files.set('model.onnx', buildUpscaler(entry.graph as Parameters<typeof buildUpscaler>[0]));
-    return files;
-  }
   const vocabulary = buildClipVocabulary();
   for (const [name, text] of Object.entries(vocabulary.files)) files.set(`tokenizer/${name}`, text);
   const graph = { ...(entry.graph as Parameters<typeof buildUnet>[0]), vocabSize: vocabulary.vocabSize, padTokenId: vocabulary.eosId };
@@ -58,7 +54,7 @@ function modelFiles(entry: CatalogEntry): Map<string, Uint8Array | string> {
 export async function buildModels(options: BuildModelsOptions = {}): Promise<BuildModelsReport> {
   const outDir = resolve(options.outDir ?? 'models');
   const report: BuildModelsReport = { built: [], skipped: [], bytesByModel: {} };
-  const unknown = (options.only ?? []).filter((n) => !MODEL_CATALOG.some((e) => e.manifest.name === n));
+  const unknown = (options.only ?? []).filter((n) => !MODEL_CATALOG.some((e) => e.manifest.name === n) && !UPSCALER_NAMES.includes(n));
   if (unknown.length > 0) throw new RangeError(`only names unknown models: ${unknown.join(', ')}`);
   await mkdir(outDir, { recursive: true });
   for (const entry of MODEL_CATALOG) {
@@ -91,7 +87,8 @@ export async function buildModels(options: BuildModelsOptions = {}): Promise<Bui
     report.built.push(name);
     report.bytesByModel[name] = bytes;
   }
-  return report;
+  const upscalers = await buildUpscalers(options);
+  return { built: [...report.built, ...upscalers.built], skipped: [...report.skipped, ...upscalers.skipped], bytesByModel: { ...report.bytesByModel, ...upscalers.bytesByModel } };
 }
 
 async function main(): Promise<void> {

@@ -1,17 +1,14 @@
 // The models scripts/build-models.ts writes: their manifests and the graph specs behind them.
 import type { ModelManifestInput } from '../../workers/models/model-manifest.js';
 import type { DiffusionGraphSpec } from './diffusion-graphs.js';
-import type { UpscaleGraphSpec } from './upscale-graph.js';
 
 /** Bump when any graph, weight or manifest changes, so existing builds are replaced. */
 export const BUILDER_VERSION = 'toy-4';
 
 const GB = 1_000_000_000;
-const MB = 1_000_000;
 
-export type CatalogEntry =
-  | { manifest: ModelManifestInput & { pipeline: 'diffusion' }; graph: Omit<DiffusionGraphSpec, 'vocabSize' | 'padTokenId'> }
-  | { manifest: ModelManifestInput & { pipeline: 'upscale' }; graph: UpscaleGraphSpec };
+// Upscalers are trained models converted from npm packages: scripts/onnx/upscale-catalog.ts.
+export type CatalogEntry = { manifest: ModelManifestInput & { pipeline: 'diffusion' }; graph: Omit<DiffusionGraphSpec, 'vocabSize' | 'padTokenId'> };
 
 const diffusionCommon = {
   schemaVersion: 1,
@@ -100,39 +97,5 @@ export const MODEL_CATALOG: CatalogEntry[] = [
       timestep: { type: 'float32', shape: 'one' },
       look: { seedGain: 2, textGain: 0.6, bandFrequency: 0.5, outputScale: 0.3, outputOffset: 0.45 },
     },
-  },
-  {
-    manifest: {
-      schemaVersion: 1,
-      pipeline: 'upscale',
-      builderVersion: BUILDER_VERSION,
-      name: 'upscale-x2',
-      description: '×2 super-resolution (Real-ESRGAN-shaped toy).',
-      lanes: ['upscale'],
-      sizes: { min: 16, max: 2048, multipleOf: 1 },
-      scale: 2,
-      tile: { sizePx: 256, overlapPx: 16 },
-      residentBytes: 70 * MB,
-      activationBytesPerMegapixel: 600 * MB,
-      costUnitsPerImage: 0.5,
-    },
-    graph: { scale: 2, sharpenStrength: 0.8 },
-  },
-  {
-    manifest: {
-      schemaVersion: 1,
-      pipeline: 'upscale',
-      builderVersion: BUILDER_VERSION,
-      name: 'upscale-x4',
-      description: '×4 super-resolution (Real-ESRGAN-shaped toy).',
-      lanes: ['upscale'],
-      sizes: { min: 16, max: 1024, multipleOf: 1 },
-      scale: 4,
-      tile: { sizePx: 192, overlapPx: 16 },
-      residentBytes: 67 * MB,
-      activationBytesPerMegapixel: 1.2 * GB,
-      costUnitsPerImage: 1,
-    },
-    graph: { scale: 4, sharpenStrength: 1 },
   },
 ];

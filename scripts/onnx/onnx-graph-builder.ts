@@ -1,5 +1,5 @@
 // A small builder over onnx-proto: nodes, float/int initializers, typed inputs/outputs, serialisation.
-// Only what the model builders need; every graph targets opset 17, IR version 8.
+// Only what the model builders need; graphs target opset 17 (unless asked otherwise), IR version 8.
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -99,13 +99,13 @@ export class OnnxGraphBuilder {
     return output;
   }
 
-  /** Serialises to ONNX bytes. */
-  toBytes(docString = ''): Uint8Array {
+  /** Serialises to ONNX bytes; `opsetVersion` lets a test model match an exporter's opset (Real-ESRGAN's is 11). */
+  toBytes(docString = '', opsetVersion = OPSET_VERSION): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'image-fleet build-models',
       docString,
-      opsetImport: [{ domain: '', version: OPSET_VERSION }],
+      opsetImport: [{ domain: '', version: opsetVersion }],
       graph: {
         name: this.graphName,
         node: this.nodes,

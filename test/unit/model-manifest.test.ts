@@ -54,7 +54,7 @@ describe('model manifest', () => {
       assert.equal(error.details?.file, '/models/x/manifest.json');
       return true;
     });
-    const upscale = { ...validDiffusion, pipeline: 'upscale', scale: 3, sizes: { min: 1, max: 10 } };
+    const upscale = { ...validDiffusion, pipeline: 'upscale', scale: 5, sizes: { min: 1, max: 10 } };
     assert.throws(() => parseModelManifest(upscale, 'u.json'), rejectsWith('E_MODEL_LOAD', /u\.json: .*scale/));
     assert.throws(() => parseModelManifest({ ...validDiffusion, defualtSteps: 3 }, 'typo.json'), rejectsWith('E_MODEL_LOAD', /defualtSteps/));
     assert.throws(() => parseModelManifest({ ...validDiffusion, scheduler: 'ddim' }, 's.json'), rejectsWith('E_MODEL_LOAD', /s\.json: scheduler/));

@@ -10,12 +10,15 @@
  * }
  * ```
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelEntry } from '../models/model-repository.js';
 import { OnnxSessionFactory, type SessionFactory } from '../engine/onnx-session-factory.js';
 import { createDiffusionPipeline, loadDiffusionComponents } from './diffusion-pipeline.js';
 import type { Pipeline } from './pipeline-types.js';
 import { createUpscalePipeline } from './upscale-pipeline.js';
+import { describeUpscaleModel } from './upscale-model.js';
+import { tilingFactsOfOnnx } from '../models/onnx-tiling-facts.js';
 
 export interface LoadPipelineOptions {
   /** Where sessions come from; share one factory per process so the CUDA probe happens once. @default a new OnnxSessionFactory (CUDA if available, else CPU) */
@@ -33,9 +36,17 @@ export async function loadPipeline(entry: ModelEntry, options: LoadPipelineOptio
   if (manifest.pipeline === 'diffusion') {
     return createDiffusionPipeline(manifest, await loadDiffusionComponents(manifest, dir, factory));
   }
-  const session = await factory.create(join(dir, manifest.files.model));
+  const modelPath = join(dir, manifest.files.model);
+  const session = await factory.create(modelPath);
   try {
-    return createUpscalePipeline(manifest, session);
+    // A graph the walk reads whole bounds the receptive field (for the overlap) and shows a pixel-unshuffle factor;
+    // the scale is left to the model's dims or a probe, so a manifest that names the wrong one is caught here.
+    const graph = tilingFactsOfOnnx(await readFile(modelPath));
+    const description = await describeUpscaleModel(session, {
+      ...(manifest.valueRange === undefined ? {} : { valueRange: manifest.valueRange }),
+      ...(graph.receptiveFieldPx === undefined ? {} : { receptiveFieldPx: graph.receptiveFieldPx, sizeMultiple: graph.sizeMultiple }),
+    });
+    return createUpscalePipeline(manifest, session, description);
   } catch (error) {
     await session.release();
     throw error;
@@ -46,6 +57,8 @@ export type { DiffusionPipeline, GenerateItem, Pipeline, UpscaleOptions, Upscale
 export type { RawImage } from './raw-image.js';
 export { createDiffusionPipeline, loadDiffusionComponents, type DiffusionComponents } from './diffusion-pipeline.js';
 export { createUpscalePipeline, decodeSource } from './upscale-pipeline.js';
+export { describeUpscaleModel, type UpscaleModelDescription, type DeclaredUpscaleFacts } from './upscale-model.js';
+export { tilingFactsOfOnnx, type OnnxTilingFacts } from '../models/onnx-tiling-facts.js';
 export { loadClipTokenizer, CLIP_SEQUENCE_LENGTH, type PromptTokenizer } from './clip-tokenizer.js';
 export { EulerDiscreteScheduler, LcmScheduler, type DiffusionScheduler } from './schedulers.js';
 export { SeededNoise } from './seeded-noise.js';
@@ -69,6 +82,7 @@ export {
   type ModelManifest,
   type DiffusionManifest,
   type UpscaleManifest,
+  type UpscaleScale,
   type ModelManifestInput,
   type PipelineKind,
 } from '../models/model-manifest.js';

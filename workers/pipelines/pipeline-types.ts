@@ -1,4 +1,4 @@
-import type { DiffusionManifest, UpscaleManifest } from '../models/model-manifest.js';
+import type { DiffusionManifest, UpscaleManifest, UpscaleScale } from '../models/model-manifest.js';
 import type { RawImage } from './raw-image.js';
 
 /** One image to generate. Items run together in one batch must share size, steps and guidance scale. */
@@ -34,9 +34,9 @@ export interface DiffusionPipeline {
 }
 
 export interface UpscaleOptions {
-  /** Tile side in source pixels. @default the manifest's `tile.sizePx` */
+  /** Tile side in source pixels; a model with a static input shape always tiles at that shape. @default the manifest's `tile.sizePx` */
   tileSizePx?: number;
-  /** Tile overlap in source pixels. @default the manifest's `tile.overlapPx` */
+  /** Tile overlap in source pixels. @default the manifest's `tile.overlapPx`, else twice the model's receptive field */
   tileOverlapPx?: number;
   /** Tiles run per model call (same-sized tiles only). @default 4 */
   tilesPerBatch?: number;
@@ -47,7 +47,7 @@ export interface UpscalePipeline {
   readonly kind: 'upscale';
   readonly manifest: UpscaleManifest;
   /** Output side / source side. */
-  readonly scale: 2 | 4;
+  readonly scale: UpscaleScale;
   /**
    * Upscales an encoded image (PNG, JPEG, WebP, … anything sharp reads; alpha is dropped) or raw RGB.
    * @throws FleetError E_SOURCE when the source cannot be decoded; E_VALIDATION when its size is not allowed;
