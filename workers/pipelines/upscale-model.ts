@@ -66,9 +66,9 @@ async function probe(session: ModelSession, inputName: string, outputName: strin
  * runs for what neither they nor `declared` say: the scale and the size multiple (a pixel-unshuffle model refuses
  * sides that are not a multiple of its factor, so the smallest probe side it accepts shows the factor). A static input
  * shape fixes the tile and is probed at that shape only. The value range is not probed: ReLU super-resolution
- * networks are close to scale-equivariant (the UpscalerJS and RRDBNet graphs map flat 1 and flat 255 to within 0.7 %
- * of 1 and 255), so no probe tells [0,1] from [0,255], and a wrong guess costs little. Undeclared, it is [0,1], the
- * PyTorch and Real-ESRGAN convention.
+ * networks are close to scale-equivariant (f(255·x) ≈ 255·f(x): the README's *Upscale lane* has the measurement),
+ * so no probe tells [0,1] from [0,255], and a wrong guess costs little. Undeclared, it is [0,1], the PyTorch and
+ * Real-ESRGAN convention.
  * @throws FleetError E_MODEL_SHAPE when the model is not one-input/one-output [N,3,H,W] float, or a probe cannot
  *   find a size it accepts or a scale in 2, 3, 4, 8.
  */
