@@ -7,10 +7,10 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ModelRepository } from '../workers/models/model-repository.js';
-import { MANIFEST_FILE, parseUpscaleManifest } from '../workers/models/model-manifest.js';
+import { MANIFEST_FILE } from '../workers/models/model-manifest.js';
 import { exportFiles } from './onnx/exports/write-export.js';
-import { BUILDER_VERSION, MODEL_CATALOG, type CatalogEntry } from './onnx/model-catalog.js';
-import { buildUpscaler } from './onnx/upscale-graph.js';
+import { BUILDER_VERSION, MODEL_CATALOG } from './onnx/model-catalog.js';
+import { buildUpscalers, UPSCALER_NAMES } from './build-upscalers.js';
 
 export interface BuildModelsOptions {
   /** Repository folder. @default 'models' */
@@ -40,19 +40,12 @@ async function isUpToDate(root: string, name: string): Promise<boolean> {
   }
 }
 
-function modelFiles(entry: CatalogEntry): Map<string, Uint8Array | string> {
-  if (entry.kind === 'export') return exportFiles(entry.spec);
-  const files = new Map<string, Uint8Array | string>();
-  files.set(MANIFEST_FILE, `${JSON.stringify(entry.manifest, null, 2)}\n`);
-  files.set('model.onnx', buildUpscaler(entry.graph));
-  return files;
-}
 
 /** Builds (or skips) each catalogue model into `outDir/<name>/`, writing to a temp folder and renaming into place. */
 export async function buildModels(options: BuildModelsOptions = {}): Promise<BuildModelsReport> {
   const outDir = resolve(options.outDir ?? 'models');
   const report: BuildModelsReport = { built: [], skipped: [], bytesByModel: {} };
-  const unknown = (options.only ?? []).filter((n) => !MODEL_CATALOG.some((e) => e.name === n));
+  const unknown = (options.only ?? []).filter((n) => !MODEL_CATALOG.some((e) => e.name === n) && !UPSCALER_NAMES.includes(n));
   if (unknown.length > 0) throw new RangeError(`only names unknown models: ${unknown.join(', ')}`);
   await mkdir(outDir, { recursive: true });
   for (const entry of MODEL_CATALOG) {
@@ -63,11 +56,10 @@ export async function buildModels(options: BuildModelsOptions = {}): Promise<Bui
       report.skipped.push(name);
       continue;
     }
-    if (entry.kind === 'upscale') parseUpscaleManifest(entry.manifest, `${name}/${MANIFEST_FILE} (catalogue)`);
     const staging = join(outDir, `.staging-${name}-${process.pid}`);
     await rm(staging, { recursive: true, force: true });
     let bytes = 0;
-    for (const [relative, content] of modelFiles(entry)) {
+    for (const [relative, content] of exportFiles(entry.spec)) {
       const path = join(staging, relative);
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, content);
@@ -84,7 +76,8 @@ export async function buildModels(options: BuildModelsOptions = {}): Promise<Bui
     report.built.push(name);
     report.bytesByModel[name] = bytes;
   }
-  return report;
+  const upscalers = await buildUpscalers(options);
+  return { built: [...report.built, ...upscalers.built], skipped: [...report.skipped, ...upscalers.skipped], bytesByModel: { ...report.bytesByModel, ...upscalers.bytesByModel } };
 }
 
 async function main(): Promise<void> {

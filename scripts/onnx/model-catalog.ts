@@ -1,19 +1,17 @@
 // The models scripts/build-models.ts writes: export-shaped diffusion folders (the incident's families: an SD3.5-shaped
 // large model, a distilled SD3.5-shaped flash model at fp16, an SDXL-shaped typography model, an LCM canary) with
-// toy deterministic weights, and the upscalers.
-import type { UpscaleManifestInput } from '../../workers/models/model-manifest.js';
+// toy deterministic weights. Upscalers are trained models converted from npm packages: scripts/onnx/upscale-catalog.ts.
 import type { DenoiserLook, ExportSpec } from './exports/export-spec.js';
-import type { UpscaleGraphSpec } from './upscale-graph.js';
 
 /** Bump when any graph, weight or manifest changes, so existing builds are replaced. */
 export const BUILDER_VERSION = 'exports-1';
 
 const GB = 1_000_000_000;
-const MB = 1_000_000;
 
-export type CatalogEntry =
-  | { name: string; kind: 'export'; spec: ExportSpec }
-  | { name: string; kind: 'upscale'; manifest: UpscaleManifestInput & { pipeline: 'upscale' }; graph: UpscaleGraphSpec };
+export interface CatalogEntry {
+  name: string;
+  spec: ExportSpec;
+}
 
 const vivid: DenoiserLook = { seedGain: 2.3, textGain: 1.1, bandFrequency: 1.6, outputScale: 0.95, outputOffset: 0 };
 
@@ -31,7 +29,6 @@ function manifest(fields: Record<string, unknown>): Record<string, unknown> {
 export const MODEL_CATALOG: CatalogEntry[] = [
   {
     name: 'flash-v1',
-    kind: 'export',
     spec: {
       family: 'sd3',
       pipelineClass: 'StableDiffusion3Pipeline',
@@ -60,7 +57,6 @@ export const MODEL_CATALOG: CatalogEntry[] = [
   },
   {
     name: 'flash-v2',
-    kind: 'export',
     spec: {
       family: 'sd',
       pipelineClass: 'LatentConsistencyModelPipeline',
@@ -87,7 +83,6 @@ export const MODEL_CATALOG: CatalogEntry[] = [
   },
   {
     name: 'large-v1',
-    kind: 'export',
     spec: {
       family: 'sd3',
       pipelineClass: 'StableDiffusion3Pipeline',
@@ -116,7 +111,6 @@ export const MODEL_CATALOG: CatalogEntry[] = [
   },
   {
     name: 'typography-v1',
-    kind: 'export',
     spec: {
       family: 'sdxl',
       pipelineClass: 'StableDiffusionXLPipeline',
@@ -140,43 +134,5 @@ export const MODEL_CATALOG: CatalogEntry[] = [
         costUnitsPerImage: 4,
       }),
     },
-  },
-  {
-    name: 'upscale-x2',
-    kind: 'upscale',
-    manifest: {
-      schemaVersion: 1,
-      pipeline: 'upscale',
-      builderVersion: BUILDER_VERSION,
-      name: 'upscale-x2',
-      description: '×2 super-resolution (Real-ESRGAN-shaped toy).',
-      lanes: ['upscale'],
-      sizes: { min: 16, max: 2048, multipleOf: 1 },
-      scale: 2,
-      tile: { sizePx: 256, overlapPx: 16 },
-      residentBytes: 70 * MB,
-      activationBytesPerMegapixel: 600 * MB,
-      costUnitsPerImage: 0.5,
-    },
-    graph: { scale: 2, sharpenStrength: 0.8 },
-  },
-  {
-    name: 'upscale-x4',
-    kind: 'upscale',
-    manifest: {
-      schemaVersion: 1,
-      pipeline: 'upscale',
-      builderVersion: BUILDER_VERSION,
-      name: 'upscale-x4',
-      description: '×4 super-resolution (Real-ESRGAN-shaped toy).',
-      lanes: ['upscale'],
-      sizes: { min: 16, max: 1024, multipleOf: 1 },
-      scale: 4,
-      tile: { sizePx: 192, overlapPx: 16 },
-      residentBytes: 67 * MB,
-      activationBytesPerMegapixel: 1.2 * GB,
-      costUnitsPerImage: 1,
-    },
-    graph: { scale: 4, sharpenStrength: 1 },
   },
 ];

@@ -1,5 +1,5 @@
 // A small builder over onnx-proto: nodes, float/int initializers, typed inputs/outputs, serialisation.
-// Only what the model builders need; every graph targets opset 17, IR version 8.
+// Only what the model builders need; graphs target opset 17 (unless asked otherwise), IR version 8.
 import onnxProto from 'onnx-proto';
 import { float32ToHalf } from '../../workers/engine/half-float.js';
 
@@ -163,9 +163,9 @@ export class OnnxGraphBuilder {
     return { model: onnx.ModelProto.encode(model).finish(), externalData: Buffer.concat(chunks) };
   }
 
-  /** Serialises to ONNX bytes. */
-  toBytes(docString = ''): Uint8Array {
-    return this.serialize({ docString }).model;
+  /** Serialises to ONNX bytes; `opsetVersion` lets a test model match an exporter's opset (Real-ESRGAN's is 11). */
+  toBytes(docString = '', opsetVersion = OPSET_VERSION): Uint8Array {
+    return this.serialize({ docString, opsetVersion }).model;
   }
 
   /**

@@ -21,7 +21,7 @@ interface ReplayOutput {
 }
 
 async function sourcePng(): Promise<Buffer> {
-  return sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 30, g: 120, b: 200 } } }).png().toBuffer();
+  return sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 30, g: 120, b: 200 } } }).png().toBuffer();
 }
 
 describe('fleet replay on a real worker: failed upscales (missing source, E_SOURCE) replayed once each', () => {

@@ -75,6 +75,10 @@ export const exportManifestSchema = z.strictObject({
   guidanceScale: z.number().nonnegative().optional(),
 });
 
+/** Output side / input side of a super-resolution model. */
+export const UPSCALE_SCALES = [2, 3, 4, 8] as const;
+export type UpscaleScale = (typeof UPSCALE_SCALES)[number];
+
 export const upscaleManifestSchema = z.strictObject({
   ...commonFields,
   pipeline: z.literal('upscale'),
@@ -82,13 +86,22 @@ export const upscaleManifestSchema = z.strictObject({
   files: z.strictObject({ model: z.string().default('model.onnx') }).default({ model: 'model.onnx' }),
   /** Source image sizes accepted (the output is `scale` times each side). */
   sizes: z.union([sizeRangeSchema, sizeListSchema]),
-  /** Output side / input side. */
-  scale: z.union([z.literal(2), z.literal(4)]),
-  /** Tiling: sources are cut into `sizePx` squares overlapping by `overlapPx` (input pixels). */
+  /** Output side / input side; must agree with what the model's output shows (checked when it loads). */
+  scale: z.union(UPSCALE_SCALES.map((s) => z.literal(s)) as [z.ZodLiteral<2>, z.ZodLiteral<3>, z.ZodLiteral<4>, z.ZodLiteral<8>]),
+  /**
+   * Pixel values the model takes and gives: 1 for [0, 1] (Real-ESRGAN and most PyTorch exports), 255 for [0, 255]
+   * (UpscalerJS's RDN models). Not probed (see `describeUpscaleModel`). @default 1
+   */
+  valueRange: z.union([z.literal(1), z.literal(255)]).optional(),
+  /**
+   * Tiling: sources are cut into `sizePx` squares overlapping by `overlapPx` (input pixels). A model whose input
+   * has a static height and width tiles at that size instead. @default overlapPx: twice the receptive field the
+   * graph shows, so tiles reassemble exactly
+   */
   tile: z
-    .strictObject({ sizePx: positiveInt.default(256), overlapPx: z.number().int().nonnegative().default(16) })
-    .default({ sizePx: 256, overlapPx: 16 })
-    .refine((t) => t.overlapPx < t.sizePx, { message: 'overlapPx must be smaller than sizePx', path: ['overlapPx'] }),
+    .strictObject({ sizePx: positiveInt.default(256), overlapPx: z.number().int().nonnegative().optional() })
+    .default({ sizePx: 256 })
+    .refine((t) => t.overlapPx === undefined || t.overlapPx < t.sizePx, { message: 'overlapPx must be smaller than sizePx', path: ['overlapPx'] }),
 });
 
 /** The overrides beside an export, validated. */

@@ -5,6 +5,7 @@ import { describeDiffusionExport } from './describe-diffusion-export.js';
 import { readOptionalJson } from './export-component.js';
 import type { ModelDescription, UpscaleModel } from './model-description.js';
 import { MANIFEST_FILE, parseExportManifest, parseUpscaleManifest } from './model-manifest.js';
+import { upscaleModelFromManifest } from './upscale-model-from-manifest.js';
 
 /** One folder of the repository as `fleet models` reports it: described, or why not. */
 export interface SurveyedModel {
@@ -81,25 +82,11 @@ export class ModelRepository {
     if (manifest.name !== name) {
       throw new FleetError('E_MODEL_LOAD', `invalid model manifest ${file}: name: "${manifest.name}" differs from its folder "${name}"`, { details: { file, path: 'name' } });
     }
-    const path = join(dir, manifest.files.model);
-    if (!(await exists(path))) {
-      throw new FleetError('E_MODEL_LOAD', `model ${name}: files.model ${path} is missing`, { details: { file, path: 'files.model' } });
+    const model = upscaleModelFromManifest(manifest, dir);
+    if (!(await exists(model.file))) {
+      throw new FleetError('E_MODEL_LOAD', `model ${name}: files.model ${model.file} is missing`, { details: { file, path: 'files.model' } });
     }
-    return {
-      kind: 'upscale',
-      name,
-      dir,
-      description: manifest.description,
-      lanes: manifest.lanes,
-      costUnitsPerImage: manifest.costUnitsPerImage,
-      residentBytes: manifest.residentBytes,
-      activationBytesPerMegapixel: manifest.activationBytesPerMegapixel,
-      derivedFrom: { lanes: 'manifest', costUnitsPerImage: 'manifest', residentBytes: 'manifest', activationBytesPerMegapixel: 'manifest', sizes: 'manifest' },
-      file: path,
-      scale: manifest.scale,
-      sizes: manifest.sizes,
-      tile: manifest.tile,
-    };
+    return model;
   }
 
   /** Names of the subfolders that hold a model (an export's `model_index.json` or a `manifest.json`), sorted. */

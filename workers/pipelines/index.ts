@@ -13,9 +13,12 @@
 import { FleetError } from '../../contract/index.js';
 import type { ModelDescription } from '../models/model-description.js';
 import { OnnxSessionFactory, type ExecutionProviderName, type SessionFactory } from '../engine/onnx-session-factory.js';
+import { readFile } from 'node:fs/promises';
 import { createDiffusionPipeline, loadDiffusionComponents } from './diffusion-pipeline.js';
 import type { Pipeline } from './pipeline-types.js';
 import { createUpscalePipeline } from './upscale-pipeline.js';
+import { describeUpscaleModel } from './upscale-model.js';
+import { tilingFactsOfOnnx } from '../models/onnx-tiling-facts.js';
 
 export interface LoadPipelineOptions {
   /** Where sessions come from; share one factory per process so the CUDA probe happens once. @default a new OnnxSessionFactory (CUDA if available, else CPU) */
@@ -45,9 +48,17 @@ export async function loadPipeline(model: ModelDescription, options: LoadPipelin
     }
     return createDiffusionPipeline(model, await loadDiffusionComponents(model, factory));
   }
-  const session = await factory.create(model.file);
+  const modelPath = model.file;
+  const session = await factory.create(modelPath);
   try {
-    return createUpscalePipeline(model, session);
+    // A graph the walk reads whole bounds the receptive field (for the overlap) and shows a pixel-unshuffle factor;
+    // the scale is left to the model's dims or a probe, so a manifest that names the wrong one is caught here.
+    const graph = tilingFactsOfOnnx(await readFile(modelPath));
+    const description = await describeUpscaleModel(session, {
+      ...(model.valueRange === undefined ? {} : { valueRange: model.valueRange }),
+      ...(graph.receptiveFieldPx === undefined ? {} : { receptiveFieldPx: graph.receptiveFieldPx, sizeMultiple: graph.sizeMultiple }),
+    });
+    return createUpscalePipeline(model, session, description);
   } catch (error) {
     await session.release();
     throw error;
@@ -59,6 +70,8 @@ export type { RawImage } from './raw-image.js';
 export { createDiffusionPipeline, loadDiffusionComponents, type DiffusionComponents } from './diffusion-pipeline.js';
 export { loadT5Tokenizer } from './t5-tokenizer.js';
 export { createUpscalePipeline, decodeSource } from './upscale-pipeline.js';
+export { describeUpscaleModel, type UpscaleModelDescription, type DeclaredUpscaleFacts } from './upscale-model.js';
+export { tilingFactsOfOnnx, type OnnxTilingFacts } from '../models/onnx-tiling-facts.js';
 export { loadClipTokenizer, CLIP_SEQUENCE_LENGTH, type PromptTokenizer } from './clip-tokenizer.js';
 export {
   parseSchedulerConfig,
@@ -90,4 +103,4 @@ export {
 } from '../engine/onnx-session-factory.js';
 export { ModelRepository, type SurveyedModel } from '../models/model-repository.js';
 export type { ModelDescription, DiffusionModel, UpscaleModel, TextEncoderPart, ExportComponent } from '../models/model-description.js';
-export { isSizeAllowed, describeSizes, parseExportManifest, parseUpscaleManifest, type AllowedSizes } from '../models/model-manifest.js';
+export { isSizeAllowed, describeSizes, parseExportManifest, parseUpscaleManifest, type AllowedSizes, type UpscaleScale } from '../models/model-manifest.js';

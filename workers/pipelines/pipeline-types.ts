@@ -1,4 +1,5 @@
 import type { DiffusionModel, UpscaleModel } from '../models/model-description.js';
+import type { UpscaleScale } from '../models/model-manifest.js';
 import type { RawImage } from './raw-image.js';
 
 /** One image to generate. Items run together in one batch must share size, steps and guidance scale. */
@@ -34,9 +35,9 @@ export interface DiffusionPipeline {
 }
 
 export interface UpscaleOptions {
-  /** Tile side in source pixels. @default the model's `tile.sizePx` */
+  /** Tile side in source pixels; a model with a static input shape always tiles at that shape. @default the model's `tile.sizePx` */
   tileSizePx?: number;
-  /** Tile overlap in source pixels. @default the model's `tile.overlapPx` */
+  /** Tile overlap in source pixels. @default the model's `tile.overlapPx`, else twice the model's receptive field */
   tileOverlapPx?: number;
   /** Tiles run per model call (same-sized tiles only). @default 4 */
   tilesPerBatch?: number;
@@ -47,7 +48,7 @@ export interface UpscalePipeline {
   readonly kind: 'upscale';
   readonly model: UpscaleModel;
   /** Output side / source side. */
-  readonly scale: number;
+  readonly scale: UpscaleScale;
   /**
    * Upscales an encoded image (PNG, JPEG, WebP, … anything sharp reads; alpha is dropped) or raw RGB.
    * @throws FleetError E_SOURCE when the source cannot be decoded; E_VALIDATION when its size is not allowed;

@@ -31,7 +31,10 @@ export function tensorToRawImages(data: Float32Array, count: number, width: numb
   return images;
 }
 
-/** A `width`×`height` window of `image` at (left, top) as planar floats in [0,1], written into `target` at `offset`. */
+/**
+ * A `width`×`height` window of `image` at (left, top) as planar floats in [0, maxValue] (1 unless the model takes
+ * [0,255]), written into `target` at `offset`.
+ */
 export function writeWindowAsPlanar(
   image: RawImage,
   left: number,
@@ -40,16 +43,43 @@ export function writeWindowAsPlanar(
   height: number,
   target: Float32Array,
   offset: number,
+  maxValue = 1,
 ): void {
   const plane = width * height;
+  const gain = maxValue / 255;
   for (let y = 0; y < height; y++) {
     const row = ((top + y) * image.width + left) * 3;
     for (let x = 0; x < width; x++) {
       const source = row + x * 3;
       const p = offset + y * width + x;
-      target[p] = image.pixels[source]! / 255;
-      target[p + plane] = image.pixels[source + 1]! / 255;
-      target[p + 2 * plane] = image.pixels[source + 2]! / 255;
+      target[p] = image.pixels[source]! * gain;
+      target[p + plane] = image.pixels[source + 1]! * gain;
+      target[p + 2 * plane] = image.pixels[source + 2]! * gain;
     }
   }
+}
+
+/** Index `i` folded into [0, n) by mirroring at the edges without repeating them (numpy's `reflect`), any distance out. */
+function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  const folded = ((i % period) + period) % period;
+  return folded < n ? folded : period - folded;
+}
+
+/** `image` grown to `width`×`height` by reflecting its right and bottom edges; the image itself when no larger. */
+export function reflectPad(image: RawImage, width: number, height: number): RawImage {
+  if (width === image.width && height === image.height) return image;
+  const pixels = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const row = reflectIndex(y, image.height) * image.width;
+    for (let x = 0; x < width; x++) {
+      const from = (row + reflectIndex(x, image.width)) * 3;
+      const to = (y * width + x) * 3;
+      pixels[to] = image.pixels[from]!;
+      pixels[to + 1] = image.pixels[from + 1]!;
+      pixels[to + 2] = image.pixels[from + 2]!;
+    }
+  }
+  return { pixels, width, height, channels: 3 };
 }
