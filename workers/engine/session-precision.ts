@@ -14,6 +14,7 @@ export function withFloat32Boundary(session: ModelSession): ModelSession {
   if (!hasHalf) return session;
   return {
     modelPath: session.modelPath,
+    ...(session.executionProvider === undefined ? {} : { executionProvider: session.executionProvider }),
     inputs: session.inputs,
     outputs: session.outputs,
     async run(feeds) {
