@@ -173,8 +173,8 @@ export function describeError(error: unknown): string {
   return parts.join(': ');
 }
 
-/** Cause chains are walked this deep at most (a cycle must not hang a failure path). */
-const MAX_CAUSE_DEPTH = 8;
+/** Cause chains are walked (and serialised) this deep at most: a cycle must not hang a failure path. */
+export const MAX_CAUSE_DEPTH = 8;
 
 /**
  * BullMQ keeps only a failed job's message, so the code travels inside it: `[E_CODE] message`.

@@ -165,6 +165,18 @@ describe('the inference engine thread', () => {
     await assert.rejects(new EngineSessionFactory(engine).create(UPSCALER), (error: unknown) => error instanceof FleetError && error.code === 'E_SHUTDOWN');
   });
 
+  it('a kill for a shutdown past its deadline fails runs with E_SHUTDOWN and starts no new thread', async () => {
+    const engine = new InferenceEngine();
+    try {
+      const session = await new EngineSessionFactory(engine).create(UPSCALER);
+      await engine.kill('shutdown');
+      await assert.rejects(session.run({ input: new ort.Tensor('float32', image(8), [1, 3, 8, 8]) }), (error: unknown) => error instanceof FleetError && error.code === 'E_SHUTDOWN');
+      assert.equal(engine.restarts, 0);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("starts from the TypeScript sources: tsx's flags are left out of the thread's, the rest kept", () => {
     assert.deepEqual(withoutTsxLoader(['--import', 'tsx', '--enable-source-maps']), ['--enable-source-maps']);
     assert.deepEqual(withoutTsxLoader(['--import=tsx', '--max-old-space-size=512']), ['--max-old-space-size=512']);

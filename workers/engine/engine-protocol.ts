@@ -1,6 +1,6 @@
 // The messages between a worker's main thread and its engine thread, and how tensors and errors cross.
 import ort from 'onnxruntime-node';
-import { FleetError, isErrorCode } from '../../contract/errors.js';
+import { FleetError, isErrorCode, MAX_CAUSE_DEPTH } from '../../contract/errors.js';
 import type { ExecutionProviderName, ProviderMode, TensorInfo } from './onnx-session-factory.js';
 
 /** What the engine thread is started with (it must survive structured cloning: no functions). */
@@ -50,8 +50,6 @@ export type EngineReply =
   | { kind: 'ready'; cudaAvailable: boolean }
   | { kind: 'reply'; id: number; ok: true; value: CreatedSession | { outputs: Record<string, WireTensor> } | null }
   | { kind: 'reply'; id: number; ok: false; error: WireError };
-
-const MAX_CAUSE_DEPTH = 8;
 
 export function toWireError(error: unknown, depth = 0): WireError {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };

@@ -245,11 +245,14 @@ export class InferenceEngine {
 
   /**
    * Ends the thread now: its calls in flight fail at once (`E_ENGINE_LOST`, or `E_SHUTDOWN` when the worker is
-   * stopping past its deadline, so their jobs go back to the queue), and the next call starts a new thread. The
+   * stopping past its deadline, so their jobs go back to the queue), and the next call starts a new thread (after
+   * a `shutdown` kill none does: the engine is closed). The
    * old thread is terminated as soon as it is out of the onnxruntime call it may be in; the promise resolves
    * then. Also the test hook for an engine lost mid-run.
    */
   kill(reason: 'lost' | 'shutdown' = 'lost'): Promise<void> {
+    // A worker stopping past its deadline wants no new thread: its other batches' next steps fail too.
+    if (reason === 'shutdown') this.closed = true;
     const thread = this.current;
     if (thread === undefined) return Promise.resolve();
     this.current = undefined;
