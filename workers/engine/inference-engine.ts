@@ -100,7 +100,7 @@ class EngineThread {
     this.worker.on('exit', (code) => {
       this.hasExited = true;
       if (this.gone !== undefined) return;
-      const error = new FleetError('E_ENGINE_LOST', `the inference engine thread exited (code ${code}) with work in flight; it restarts on the next call and the work is retried`, {
+      const error = new FleetError('E_ENGINE_LOST', `the inference engine thread exited (code ${code}); a new one starts on the next call, and the work it had is retried`, {
         ...(this.uncaught === undefined ? {} : { cause: this.uncaught }),
         details: { exitCode: code },
       });
