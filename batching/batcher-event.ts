@@ -29,6 +29,15 @@ export type BatcherEvent<L extends string = string> =
       activationFactor: number;
       error: unknown;
     }
+  | {
+      type: 'estimate-raised';
+      model: string;
+      /** The model's activation factor after raising it. */
+      activationFactor: number;
+      /** Device memory measured (see `MicroBatcher.observeDeviceUse`) and what the plan accounted for, bytes. */
+      measuredBytes: number;
+      plannedBytes: number;
+    }
   | { type: 'model-load'; model: string; weightBytes: number }
   | { type: 'model-load-error'; model: string; error: unknown }
   | { type: 'model-evict'; model: string; weightBytes: number }

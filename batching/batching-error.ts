@@ -63,12 +63,27 @@ export class BatcherStoppedError extends BatchingError {
 }
 
 /**
- * The default out-of-memory test: `code === 'E_OOM'`, or a message saying "out of memory" or the word
- * "OOM". The word boundary keeps messages such as "no room" from matching.
+ * Runtime messages that mean the device (or host) ran out of memory: CUDA's and onnxruntime's wording, the
+ * BFC arena's, C++'s `bad_alloc`, cuDNN's and cuBLAS's allocation statuses. The word boundary keeps messages
+ * such as "no room" from matching `OOM`.
+ */
+const OUT_OF_MEMORY_MESSAGE = /out of memory|\bOOM\b|failed to allocate|bad_alloc|CUDNN_STATUS_ALLOC_FAILED|CUBLAS_STATUS_ALLOC_FAILED/i;
+
+/** Cause chains are walked this deep at most (a cycle must not hang a failure path). */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * The fleet's one out-of-memory test (the batcher's default, and what the worker's inference runner and engine
+ * use): `code === 'E_OOM'`, or a runtime message saying so, on the error or anywhere in its `cause` chain — a
+ * pipeline that wraps the runtime's error as `E_INFERENCE` still reads as out of memory when the runtime said so.
  */
 export function isOutOfMemoryError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  if (code === 'E_OOM') return true;
-  return typeof message === 'string' && /out of memory|\bOOM\b/i.test(message);
+  let current = error;
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < MAX_CAUSE_DEPTH; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (code === 'E_OOM') return true;
+    if (typeof message === 'string' && OUT_OF_MEMORY_MESSAGE.test(message)) return true;
+    current = cause;
+  }
+  return false;
 }

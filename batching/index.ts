@@ -22,4 +22,6 @@ export type { BatcherEvent } from './batcher-event.js';
 export type { BatcherState, BatcherStats, LaneStats, ModelStats, ModelResidencyState } from './batcher-stats.js';
 export { AdaptiveBatchSize } from './adaptive-batch-size.js';
 export { planAdmission } from './admission.js';
+export { planFromMeasuredUse } from './measured-use.js';
+export type { MeasuredUseInput, MeasuredUsePlan } from './measured-use.js';
 export type { AdmissionInput, AdmissionPlan } from './admission.js';

@@ -13,6 +13,7 @@ import { planAdmission } from './admission.js';
 import { bisect, CountedItem, settleItems } from './lane-queue.js';
 import type { PendingBatch, PendingItem } from './lane-queue.js';
 import { GpuTimeEstimator } from './gpu-time-estimator.js';
+import { planFromMeasuredUse } from './measured-use.js';
 import { ModelResidency } from './model-residency.js';
 import { WeightedFairShare } from './weighted-fair-share.js';
 
@@ -34,6 +35,10 @@ export class MicroBatcher<T, R, L extends string = string> {
   readonly #gpuTime = new GpuTimeEstimator();
   #state: BatcherState = 'running';
   #inFlightActivationBytes = 0;
+  /** The same, per model: a measurement of device memory is attributed only while one model runs. */
+  readonly #inFlightByModel = new Map<string, number>();
+  /** Device memory beyond resident weights when last measured idle (see `observeDeviceUse`). */
+  #idleOverheadBytes = 0;
   #batchesInFlight = 0;
   /** After an out-of-memory error nothing new starts until another batch ends: no OOM cascade. */
   #oomHold = false;
@@ -160,6 +165,30 @@ export class MicroBatcher<T, R, L extends string = string> {
   setBacklog(lane: L, waitingItems: number): void {
     this.#lane(lane).backlog = Math.max(0, waitingItems);
     this.#schedulePump();
+  }
+
+  /**
+   * Reports the device memory the models hold as measured, in bytes (the GPU's memory in use less what was in
+   * use before the worker started, say). While one model runs and the device holds more than its estimate
+   * accounts for, that model's activation estimate is raised to match (see `planFromMeasuredUse`), as an
+   * out-of-memory error raises it, and an `estimate-raised` event says so. Measurements are never required:
+   * without them the plan runs on declared figures alone.
+   */
+  observeDeviceUse(measuredBytes: number): void {
+    if (!Number.isFinite(measuredBytes) || measuredBytes < 0) throw new RangeError(`measuredBytes must be a finite number >= 0, got ${measuredBytes}`);
+    const residentWeightBytes = this.#residency.residentWeightBytes();
+    const plan = planFromMeasuredUse({
+      measuredBytes,
+      residentWeightBytes,
+      inFlightActivationBytes: this.#inFlightByModel,
+      idleOverheadBytes: this.#idleOverheadBytes,
+      factorOf: (model) => this.#estimator.factor(model),
+      maxFactor: this.#estimator.maxFactor,
+    });
+    if (plan.kind === 'idle') this.#idleOverheadBytes = plan.idleOverheadBytes;
+    if (plan.kind !== 'raise') return;
+    const activationFactor = this.#estimator.raiseTo(plan.model, plan.factor);
+    this.#emit({ type: 'estimate-raised', model: plan.model, activationFactor, measuredBytes, plannedBytes: residentWeightBytes + this.#inFlightActivationBytes + this.#idleOverheadBytes });
   }
 
   /** A snapshot of budget use, counters, lanes and models. */
@@ -308,6 +337,7 @@ export class MicroBatcher<T, R, L extends string = string> {
     const estimateMs = this.#gpuTime.estimateMs(candidate.model, items.length);
     for (const item of items) item.firstStartMs ??= nowMs;
     this.#inFlightActivationBytes += activationBytes;
+    this.#inFlightByModel.set(candidate.model, (this.#inFlightByModel.get(candidate.model) ?? 0) + activationBytes);
     this.#batchesInFlight++;
     this.#counters.batchesStarted++;
     lane.inFlightItems += items.length;
@@ -359,6 +389,9 @@ export class MicroBatcher<T, R, L extends string = string> {
     const endMs = this.#clock.now();
     const runMs = loadError ? 0 : endMs - runStartMs;
     this.#inFlightActivationBytes -= batch.activationBytes;
+    const modelInFlightBytes = (this.#inFlightByModel.get(batch.model) ?? 0) - batch.activationBytes;
+    if (modelInFlightBytes > 0) this.#inFlightByModel.set(batch.model, modelInFlightBytes);
+    else this.#inFlightByModel.delete(batch.model);
     this.#batchesInFlight--;
     this.#oomHold = false;
     lane.inFlightItems -= items.length;

@@ -10,6 +10,11 @@ export interface TableOptions {
 
 /** A cli-table3 table with the fleet's style (plain when not on a TTY). */
 export function createTable(head: string[], options: TableOptions = {}): Table.Table {
+  return new Table({ head, style: tableStyle(options) });
+}
+
+/** The fleet's table style, for tables that need cli-table3's other options (column widths, wrapping). */
+export function tableStyle(options: TableOptions = { compact: true }): { head: string[]; border: string[]; compact: boolean } {
   const compact = options.compact ?? false;
-  return new Table({ head, style: colour ? { head: ['cyan'], border: ['grey'], compact } : { head: [], border: [], compact } });
+  return colour ? { head: ['cyan'], border: ['grey'], compact } : { head: [], border: [], compact };
 }

@@ -43,6 +43,13 @@ export const ERROR_CODES = {
   E_TEXT_CHECK: { httpStatus: 422, retryable: false },
   /** The worker stopped before the job finished; the job goes back to the queue. */
   E_SHUTDOWN: { httpStatus: 503, retryable: true },
+  /**
+   * The inference engine (the thread running the worker's ONNX sessions) died while running or loading this
+   * job's model; the worker restarts it and the job is retried.
+   */
+  E_ENGINE_LOST: { httpStatus: 503, retryable: true },
+  /** The worker was asked for a device it cannot use (`--gpu N` without a usable CUDA provider, say). */
+  E_DEVICE_UNAVAILABLE: { httpStatus: 500, retryable: false },
   /** Anything unexpected. */
   E_INTERNAL: { httpStatus: 500, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
@@ -141,6 +148,33 @@ export function errorCodeOf(error: unknown): ErrorCode {
   const code = (error as { code?: unknown } | null)?.code;
   return isErrorCode(code) ? code : 'E_INTERNAL';
 }
+
+/** The first error in `error`'s cause chain (itself included) that carries `code`. */
+export function findErrorWithCode(error: unknown, code: ErrorCode): FleetError | undefined {
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < MAX_CAUSE_DEPTH; depth++) {
+    if (current instanceof FleetError && current.code === code) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * The messages of an error and of its causes, joined with `: `, so a wrapper's context and the runtime's own
+ * words both reach the reader (`unet/model.onnx failed while running: Non-zero status code …`). A cause whose
+ * message the wrapper already quotes is not repeated.
+ */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < MAX_CAUSE_DEPTH; depth++) {
+    const message = current instanceof Error ? current.message : typeof current === 'string' ? current : String(current);
+    if (message !== '' && !parts.some((part) => part.includes(message))) parts.push(message);
+    current = current instanceof Error || typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+  }
+  return parts.join(': ');
+}
+
+/** Cause chains are walked (and serialised) this deep at most: a cycle must not hang a failure path. */
+export const MAX_CAUSE_DEPTH = 8;
 
 /**
  * BullMQ keeps only a failed job's message, so the code travels inside it: `[E_CODE] message`.

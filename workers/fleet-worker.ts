@@ -1,40 +1,53 @@
 import { hostname } from 'node:os';
 import { MicroBatcher, type Batch, type BatcherEvent, type ItemOutcome } from '../batching/index.js';
-import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, type Lane, type RedisClient } from '../contract/index.js';
+import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, SECOND, type Lane, type RedisClient } from '../contract/index.js';
 import { Queue } from 'bullmq';
 import { InferenceRunner } from './engine/inference-runner.js';
+import type { InferenceEngine } from './engine/inference-engine.js';
 import { JobFinisher } from './consumer/job-finisher.js';
 import { LaneConsumer } from './consumer/lane-consumer.js';
 import { LatencyRecorder } from './metrics/latency-recorder.js';
 import { ModelRepository } from './models/model-repository.js';
-import { OnnxSessionFactory } from './engine/onnx-session-factory.js';
 import type { InferenceOutput, RenderJob } from './consumer/render-job.js';
 import { TypographyTextStage } from './consumer/typography-text-stage.js';
+import { WorkerDevice } from './engine/worker-device.js';
 import { WorkerHeartbeat, type WorkerInfo } from './worker-heartbeat.js';
+import { WorkerLifecycle, type WorkerState } from './worker-lifecycle.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
-import { resolveFleetWorkerOptions, type FleetWorkerOptions, type ResolvedFleetWorkerOptions } from './worker-options.js';
+import { NOMINAL_VRAM_BYTES, resolveFleetWorkerOptions, type FleetWorkerOptions, type ResolvedFleetWorkerOptions } from './worker-options.js';
+import { settlesWithin } from './settles-within.js';
 
-/** `starting` → `running` → `draining` → `stopped`; no way back. */
-export type WorkerState = WorkerInfo['state'];
+export type { WorkerState } from './worker-lifecycle.js';
+
+/**
+ * Past the shutdown deadline, how long the jobs of the runs the engine's kill failed get to go back to their
+ * queue (each is one Redis call) before the consumers are closed without waiting.
+ */
+const RELEASE_AFTER_DEADLINE_MS = 2 * SECOND;
+/** Each last write (histograms, heartbeat, queues) is bounded: with Redis away, offline queues would wait for ever. */
+const LAST_WRITE_TIMEOUT_MS = 2 * SECOND;
 
 /**
  * One worker process per GPU: a BullMQ consumer per lane feeding one shared micro-batcher, which admits
- * batches under the VRAM budget and runs them on ONNX pipelines; results are encoded, stored and reported.
+ * batches under the VRAM budget and runs them on ONNX pipelines in the worker's inference engine (a thread of
+ * its own); results are encoded, stored and reported. Its lifecycle is `WorkerState`.
  */
 export class FleetWorker {
   readonly options: ResolvedFleetWorkerOptions;
   readonly metrics: WorkerMetrics;
-  private state: WorkerState = 'starting';
-  private executionProvider = 'not loaded yet';
+  private readonly lifecycle = new WorkerLifecycle();
   private readonly startedAt = Date.now();
   private readonly connections: RedisClient[] = [];
   /** One per lane drained (its own lanes, then its overflow lanes): the consumer and the queue its depth is read from. */
   private drains: Array<{ lane: Lane; overflow: boolean; consumer: LaneConsumer; depthQueue: Queue }> = [];
   private batcher: MicroBatcher<RenderJob, InferenceOutput, Lane> | undefined;
+  private device: WorkerDevice | undefined;
   private runner: InferenceRunner | undefined;
   private recorder: LatencyRecorder | undefined;
   private heartbeat: WorkerHeartbeat | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
+  private budgetBytes: number | undefined;
+  private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(options: FleetWorkerOptions) {
@@ -43,29 +56,101 @@ export class FleetWorker {
   }
 
   get status(): WorkerState {
-    return this.state;
+    return this.lifecycle.state;
   }
 
-  async start(): Promise<void> {
-    if (this.state !== 'starting') throw new Error(`cannot start a worker that is ${this.state}`);
+  /**
+   * The worker's inference engine (undefined with an injected `sessionFactory`): `engine.kill()` is the test hook
+   * for an engine lost mid-run.
+   */
+  get engine(): InferenceEngine | undefined {
+    return this.device?.engine;
+  }
+
+  /**
+   * Connects, plans the device, reads the models and starts taking jobs. A `stop()` meanwhile makes it unwind what
+   * it set up and reject with `E_SHUTDOWN`; so does any failure (rejected with its own error), leaving the worker
+   * `stopped`.
+   * @throws FleetError E_DEVICE_UNAVAILABLE for `gpu` without a usable CUDA provider (and without `allowCpu`).
+   */
+  start(): Promise<void> {
+    if (this.starting !== undefined || this.lifecycle.state !== 'starting') return Promise.reject(new Error(`cannot start a worker that is ${this.lifecycle.state}`));
+    this.starting = this.startUp().catch(async (error: unknown) => {
+      await this.release();
+      this.lifecycle.moveTo('stopped');
+      throw error;
+    });
+    return this.starting;
+  }
+
+  /**
+   * Stops fetching, runs what it holds at once, waits up to `shutdownTimeoutMs`; past that, fails the runs in
+   * flight (their jobs go back to the queue) and lets go of the jobs still held (their locks lapse and another
+   * worker takes them: nothing is lost). During `start()`, makes the start unwind instead.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  info(): WorkerInfo {
+    const stats = this.batcher?.stats();
+    const deviceMemory = this.device?.memory();
+    return {
+      id: this.options.workerId,
+      host: hostname(),
+      pid: process.pid,
+      gpu: this.options.gpu ?? null,
+      executionProvider: this.device?.plan.description ?? 'not planned yet',
+      lanes: this.options.lanes,
+      ...(this.options.overflowLanes.length > 0 ? { overflowLanes: this.options.overflowLanes } : {}),
+      models: this.runner?.models() ?? [],
+      vramBudgetBytes: this.budgetBytes ?? 0,
+      vramInUseBytes: stats?.usedBytes ?? 0,
+      ...(deviceMemory === undefined ? {} : { deviceMemory }),
+      engineRestarts: this.device?.engine?.restarts ?? 0,
+      startedAt: this.startedAt,
+      seenAt: Date.now(),
+      state: this.lifecycle.state,
+    };
+  }
+
+  /** The batcher's numbers (tests and `fleet status`). */
+  batcherStats() {
+    return this.batcher?.stats();
+  }
+
+  /** Between the steps of `start()`: a `stop()` meanwhile ends the start there. */
+  private checkNotStopped(): void {
+    if (this.lifecycle.state !== 'starting') throw new FleetError('E_SHUTDOWN', 'the worker was stopped while starting');
+  }
+
+  private async startUp(): Promise<void> {
     const { options, metrics } = this;
     const log = options.logger;
     const repository = new ModelRepository(options.modelsDir);
-    const sessionFactory =
-      options.sessionFactory ??
-      new OnnxSessionFactory({
-        ...(options.gpu === undefined ? { executionProvider: 'cpu' as const } : { executionProvider: 'auto' as const, cudaDeviceId: options.gpu }),
-        onProvider: (provider: string) => {
-          if (provider !== this.executionProvider) log.info({ executionProvider: provider, gpu: options.gpu ?? null }, `inference runs on ${provider}`);
-          this.executionProvider = provider;
-        },
-      });
-    this.runner = new InferenceRunner(repository, sessionFactory, options.pipelineLoader);
+    this.device = await WorkerDevice.open(
+      {
+        gpu: options.gpu,
+        allowCpu: options.allowCpu,
+        sessionFactory: options.sessionFactory,
+        readDeviceMemory: options.readDeviceMemory,
+        deviceMemoryPollMs: options.deviceMemoryPollMs,
+        logger: log,
+        metrics,
+      },
+      options.vramBytes === undefined,
+    );
+    this.checkNotStopped();
+    this.runner = new InferenceRunner({ repository, sessionFactory: this.device.sessionFactory, provider: this.device.plan.device, ...(options.pipelineLoader ? { pipelineLoader: options.pipelineLoader } : {}) });
     const { specs: models, broken } = await this.runner.modelSpecs();
     for (const { name, error } of broken) log.error({ model: name, code: error.code, err: error }, `model ${name} cannot be served: ${error.message}`);
+    this.checkNotStopped();
     if (Object.keys(models).length === 0) {
       throw new FleetError('E_MODEL_LOAD', `no models in ${options.modelsDir}: build the local ones with npm run build:models, or point --models at your exports`);
     }
+    const budgetBytes = this.device.budgetBytes(options.vramBytes, options.vramMarginBytes, NOMINAL_VRAM_BYTES);
+    this.budgetBytes = budgetBytes;
     // An overflow lane takes one job at a time: nothing prefetched, so what it does not run stays in Redis.
     const lanes = Object.fromEntries([
       ...options.lanes.map((lane) => [lane, options.batching[lane]]),
@@ -83,20 +168,21 @@ export class FleetWorker {
       },
       load: this.runner.load,
       unload: this.runner.unload,
-      budgetBytes: options.vramBytes,
+      budgetBytes,
       models,
       lanes,
       adaptive: { enabled: options.adaptiveBatching },
       ...options.batcherOverrides,
       onEvent: (event) => this.onBatcherEvent(event),
     });
-    metrics.vramBudget.set(options.vramBytes);
+    const batcher = this.batcher;
+    this.device.onMeasuredUse = (bytes) => batcher.observeDeviceUse(bytes);
+    metrics.vramBudget.set(budgetBytes);
 
     const main = this.connect('fleet-worker');
     this.recorder = new LatencyRecorder(main, options.prefix, Date.now, 1000, (error) => log.warn({ err: error }, 'latency histograms not written to Redis; kept for the next flush'));
     this.recorder.start();
     const finisher = options.finisher ?? new JobFinisher(options.store, options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined);
-    const batcher = this.batcher;
     const ownLanesIdle = () => options.lanes.every((lane) => batcher.heldItems(lane) === 0);
     // Own work taken closes the overflow lanes at once, not at the next batcher event or depth poll.
     const recheckOverflow = () => {
@@ -126,54 +212,40 @@ export class FleetWorker {
     });
     for (const lane of options.lanes) metrics.workerLanes.set({ lane }, 1);
     await this.pollDepths();
+    this.checkNotStopped();
     this.depthTimer = setInterval(() => void this.pollDepths(), options.depthPollMs);
     this.depthTimer.unref();
     this.heartbeat = new WorkerHeartbeat(main, options.prefix, () => this.info());
-    this.state = 'running';
+    // From the check above to here nothing awaits: a stop() cannot land between them.
+    this.lifecycle.moveTo('running');
     for (const drain of this.drains) drain.consumer.start();
     this.heartbeat.start();
-    log.info({ workerId: options.workerId, lanes: options.lanes, overflowLanes: options.overflowLanes, gpu: options.gpu ?? null, vramBytes: options.vramBytes, store: options.store.description, models: Object.keys(models) }, 'worker running');
-  }
-
-  /**
-   * Stops fetching, runs what it holds at once, waits up to `shutdownTimeoutMs`; past that, lets go of the
-   * jobs still held (their locks lapse and another worker takes them: nothing is lost).
-   */
-  stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
-    return this.stopping;
-  }
-
-  info(): WorkerInfo {
-    const stats = this.batcher?.stats();
-    return {
-      id: this.options.workerId,
-      host: hostname(),
-      pid: process.pid,
-      gpu: this.options.gpu ?? null,
-      executionProvider: this.executionProvider,
-      lanes: this.options.lanes,
-      ...(this.options.overflowLanes.length > 0 ? { overflowLanes: this.options.overflowLanes } : {}),
-      vramBudgetBytes: this.options.vramBytes,
-      vramInUseBytes: stats?.usedBytes ?? 0,
-      startedAt: this.startedAt,
-      seenAt: Date.now(),
-      state: this.state,
-    };
-  }
-
-  /** The batcher's numbers (tests and `fleet status`). */
-  batcherStats() {
-    return this.batcher?.stats();
+    log.info(
+      {
+        workerId: options.workerId,
+        lanes: options.lanes,
+        overflowLanes: options.overflowLanes,
+        gpu: options.gpu ?? null,
+        executionProvider: this.device.plan.description,
+        vramBytes: budgetBytes,
+        store: options.store.description,
+        models: Object.keys(models),
+      },
+      `worker running; inference on ${this.device.plan.description} (each model's provider is logged as it loads)`,
+    );
   }
 
   private async shutdown(): Promise<void> {
     const log = this.options.logger;
-    if (this.state === 'starting') {
-      this.state = 'stopped';
+    if (this.lifecycle.state === 'starting') {
+      if (this.starting === undefined) return this.lifecycle.moveTo('stopped');
+      // The start sees this at its next step and unwinds what it set up (see start()).
+      this.lifecycle.moveTo('draining');
+      await this.starting.catch(() => {});
       return;
     }
-    this.state = 'draining';
+    if (this.lifecycle.state !== 'running') return;
+    this.lifecycle.moveTo('draining');
     void this.heartbeat?.beat();
     clearInterval(this.depthTimer);
     log.info({ workerId: this.options.workerId }, 'draining: no new jobs, finishing batches in flight');
@@ -183,27 +255,33 @@ export class FleetWorker {
       await Promise.all(this.drains.map((d) => d.consumer.close()));
     })();
     graceful.catch(() => {});
-    const timedOut = Symbol('timeout');
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([graceful, new Promise((resolve) => (timer = setTimeout(() => resolve(timedOut), this.options.shutdownTimeoutMs)))]);
-    clearTimeout(timer);
-    if (outcome === timedOut) {
-      // Let go of what is still held: the connections close, the jobs' locks lapse, and another worker takes them.
-      log.warn({ shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'shutdown deadline passed: releasing held jobs to other workers');
+    if (!(await settlesWithin(graceful, this.options.shutdownTimeoutMs))) {
+      log.warn({ shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'shutdown deadline passed: failing the runs in flight and releasing held jobs to other workers');
+      // The engine's runs fail with E_SHUTDOWN at once, so their jobs go back to the queue now instead of when
+      // their locks lapse; the batcher then refuses what it still holds, the same way.
+      void this.device?.kill('shutdown');
       void this.batcher!.close();
-      // force: BullMQ stops its lock and stalled-check timers without waiting for the jobs held.
-      await Promise.race([Promise.all(this.drains.map((d) => d.consumer.forceClose())), new Promise((r) => setTimeout(r, 2000).unref())]);
+      await settlesWithin(graceful, RELEASE_AFTER_DEADLINE_MS);
+      // force: BullMQ stops its lock and stalled-check timers without waiting for the jobs still held.
+      await settlesWithin(Promise.all(this.drains.map((d) => d.consumer.forceClose())), RELEASE_AFTER_DEADLINE_MS);
       for (const connection of this.connections) connection.disconnect();
     }
-    // Each last write is bounded: with Redis away, offline queues would otherwise wait for ever.
-    const bounded = (work: Promise<unknown>) => Promise.race([work.catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
-    await bounded(this.recorder?.close() ?? Promise.resolve());
-    await bounded(this.heartbeat?.stop() ?? Promise.resolve());
-    await bounded(Promise.all(this.drains.map((d) => d.depthQueue.close())));
-    await bounded(this.runner?.close() ?? Promise.resolve());
-    for (const connection of this.connections) connection.disconnect();
-    this.state = 'stopped';
+    await this.release();
+    this.lifecycle.moveTo('stopped');
     log.info({ workerId: this.options.workerId }, 'worker stopped');
+  }
+
+  /** Lets go of everything start() set up; each Redis write bounded. The engine ends last (see NativeCallGuard). */
+  private async release(): Promise<void> {
+    clearInterval(this.depthTimer);
+    await settlesWithin(this.recorder?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
+    await settlesWithin(this.heartbeat?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
+    await settlesWithin(Promise.all(this.drains.map((d) => d.consumer.forceClose())), LAST_WRITE_TIMEOUT_MS);
+    await settlesWithin(Promise.all(this.drains.map((d) => d.depthQueue.close())), LAST_WRITE_TIMEOUT_MS);
+    await settlesWithin(this.runner?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
+    // Not bounded: exiting while the engine thread is inside an onnxruntime call would abort the process.
+    await this.device?.close();
+    for (const connection of this.connections) connection.disconnect();
   }
 
   private logBatch(batch: Batch<RenderJob, Lane>, outcomes: readonly ItemOutcome<InferenceOutput>[]): void {
@@ -263,13 +341,27 @@ export class FleetWorker {
         break;
       case 'oom':
         metrics.oom.inc({ model: event.model });
-        log.warn({ lane: event.lane, model: event.model, size: event.size, activationFactor: event.activationFactor }, 'out of memory: batch bisected and retried');
+        metrics.activationFactor.set({ model: event.model }, event.activationFactor);
+        log.warn({ lane: event.lane, model: event.model, size: event.size, activationFactor: event.activationFactor, err: event.error }, 'out of memory: batch bisected and retried');
         break;
-      case 'model-load':
+      case 'estimate-raised':
+        metrics.activationFactor.set({ model: event.model }, event.activationFactor);
+        log.warn(
+          { model: event.model, activationFactor: event.activationFactor, measuredBytes: event.measuredBytes, plannedBytes: event.plannedBytes },
+          "device memory measured above the model's estimate: activation estimate raised",
+        );
+        break;
+      case 'model-load': {
+        const provider = this.runner?.report(event.model)?.provider;
+        log.info({ model: event.model, weightBytes: event.weightBytes, executionProvider: provider }, `model loaded on ${provider ?? 'an unknown provider'}`);
+        break;
+      }
       case 'model-evict':
-        log.info({ model: event.model, weightBytes: event.weightBytes }, event.type === 'model-load' ? 'model loaded' : 'model evicted');
+        log.info({ model: event.model, weightBytes: event.weightBytes }, 'model evicted');
         break;
       case 'model-load-error':
+        log.error({ model: event.model, err: event.error }, `model ${event.model} failed to load; its jobs fail with this error and its next load tries again`);
+        break;
       case 'model-unload-error':
         log.error({ model: event.model, err: event.error }, event.type);
         break;

@@ -1,5 +1,12 @@
 export { FleetWorker, type WorkerState } from './fleet-worker.js';
-export { resolveFleetWorkerOptions, parseByteSize, LANE_BATCHING_DEFAULTS, GiB, type FleetWorkerOptions } from './worker-options.js';
+export { WORKER_TRANSITIONS, WorkerLifecycle } from './worker-lifecycle.js';
+export { InferenceEngine, type InferenceEngineOptions } from './engine/inference-engine.js';
+export { EngineSessionFactory, type EngineSessionFactoryOptions } from './engine/engine-session-factory.js';
+export type { PipelineLoader, ModelReport } from './engine/inference-runner.js';
+export type { ModelSession, SessionFactory, ExecutionProviderName } from './engine/onnx-session-factory.js';
+export { nvidiaSmiReader, parseNvidiaSmiMemory, NVIDIA_SMI_ARGS, type DeviceMemoryReader, type DeviceMemoryReading, type ExecFile } from './engine/nvidia-smi.js';
+export { planDevice, deviceBudgetBytes, type DevicePlan } from './engine/device-plan.js';
+export { resolveFleetWorkerOptions, parseByteSize, LANE_BATCHING_DEFAULTS, GiB, NOMINAL_VRAM_BYTES, type FleetWorkerOptions } from './worker-options.js';
 export { WorkerMetrics } from './metrics/worker-metrics.js';
 export { startMetricsServer } from './metrics/metrics-server.js';
 export { readWorkers, workersKey, WORKER_TTL_SECONDS, type WorkerInfo } from './worker-heartbeat.js';

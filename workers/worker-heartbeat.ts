@@ -1,4 +1,7 @@
 import { fleetKey, type Lane, type RedisClient } from '../contract/index.js';
+import type { ModelReport } from './engine/inference-runner.js';
+import type { DeviceMemoryStatus } from './engine/worker-device.js';
+import type { WorkerState } from './worker-lifecycle.js';
 
 /** What a worker tells `fleet status` about itself. */
 export interface WorkerInfo {
@@ -6,7 +9,14 @@ export interface WorkerInfo {
   host: string;
   pid: number;
   gpu: number | null;
+  /** Where the worker's sessions run, as planned at start: `cpu`, `cuda:0`, `cuda:0 (cpu allowed)`, … */
   executionProvider: string;
+  /** Each model loaded now, or whose last load failed, with its provider. Absent from older workers. */
+  models?: ModelReport[];
+  /** The device's memory as last read, and the peak of its use since start (CUDA workers). */
+  deviceMemory?: DeviceMemoryStatus;
+  /** Inference engine threads lost (and restarted) since start. Absent from older workers. */
+  engineRestarts?: number;
   lanes: readonly Lane[];
   /** Lanes it drains only while they back up (`FleetWorkerOptions.overflowLanes`). Absent from older workers. */
   overflowLanes?: readonly Lane[];
@@ -15,7 +25,7 @@ export interface WorkerInfo {
   startedAt: number;
   /** Epoch ms of this report. */
   seenAt: number;
-  state: 'starting' | 'running' | 'draining' | 'stopped';
+  state: WorkerState;
 }
 
 /** Workers not seen for this long are offline. */

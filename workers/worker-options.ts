@@ -1,10 +1,10 @@
 import type { BatcherOptions, LaneConfig, LaneOptions } from '../batching/index.js';
-import { CONFIG_DEFAULTS, LANES, type Lane, type Logger, type RedisTlsSettings } from '../contract/index.js';
+import { CONFIG_DEFAULTS, LANES, SECOND, type Lane, type Logger, type RedisTlsSettings } from '../contract/index.js';
 import type { Registry } from 'prom-client';
 import type { ArtifactStore } from './stores/artifact-store.js';
 import type { SessionFactory } from './engine/onnx-session-factory.js';
-import type { ModelDescription } from './models/model-description.js';
-import type { Pipeline } from './pipelines/index.js';
+import type { PipelineLoader } from './engine/inference-runner.js';
+import type { DeviceMemoryReader } from './engine/nvidia-smi.js';
 import type { Finisher } from './consumer/job-finisher.js';
 
 /** Batcher settings a deployment (or a benchmark's "before" configuration) may override. */
@@ -13,6 +13,9 @@ export type BatcherOverrides = Partial<
 >;
 
 export const GiB = 1024 ** 3;
+
+/** A CPU worker's budget: nominal, it paces work as a GPU's would. */
+export const NOMINAL_VRAM_BYTES = 16 * GiB;
 
 /** Per-lane batching defaults: flash is the configuration that fixed the incident (4 items, 80 ms). */
 export const LANE_BATCHING_DEFAULTS = {
@@ -56,10 +59,32 @@ export interface FleetWorkerOptions {
    * worker still leaves a heavy lane's jobs to others. @default 100
    */
   concurrencyHoldMs?: number;
-  /** GPU index; absent for a CPU worker. @default undefined */
+  /**
+   * GPU index; absent for a CPU worker. With it the worker's sessions run on CUDA device `gpu`, and a session
+   * that cannot be created there fails its model's load (reported for that model; the next load tries again):
+   * nothing moves the worker to the CPU. Starting fails with `E_DEVICE_UNAVAILABLE` when this onnxruntime-node
+   * has no usable CUDA provider, unless `allowCpu`. @default undefined
+   */
   gpu?: number;
-  /** VRAM budget, bytes. @default 16 GiB (a nominal budget on CPU, where it paces work the same way) */
+  /**
+   * With `gpu`: run on the CPU when no usable CUDA provider is installed (a warning at start), and let a session
+   * whose creation on CUDA fails run on the CPU (reported for its model). @default false
+   */
+  allowCpu?: boolean;
+  /**
+   * VRAM budget, bytes. @default on a CUDA worker the device's total less what is in use when the worker starts,
+   * less `vramMarginBytes`; elsewhere 16 GiB (a nominal budget on CPU, where it paces work the same way)
+   */
   vramBytes?: number;
+  /**
+   * What a CUDA worker without `vramBytes` leaves unbudgeted: the CUDA context and the cuDNN/cuBLAS workspaces
+   * of its sessions, which no model's estimate counts. @default 1 GiB
+   */
+  vramMarginBytes?: number;
+  /** How often a CUDA worker reads its device's memory (gauges, and estimates raised to what batches used), ms. @default 1000 */
+  deviceMemoryPollMs?: number;
+  /** Reads the device's memory. @default nvidia-smi on a CUDA worker (`gpu` on a CUDA engine); none elsewhere */
+  readDeviceMemory?: DeviceMemoryReader;
   /** Where images go. */
   store: ArtifactStore;
   /** The model repository folder. @default './models' */
@@ -68,7 +93,11 @@ export interface FleetWorkerOptions {
   batching?: Partial<Record<Lane, LaneOptions>>;
   /** Adaptive batch size on or off. @default true */
   adaptiveBatching?: boolean;
-  /** Creates ONNX sessions. @default OnnxSessionFactory (CUDA when present, else CPU) */
+  /**
+   * Creates ONNX sessions in this thread, instead of the worker's inference engine (a `worker_threads` thread
+   * per worker, where sessions otherwise live so that runs never hold the event loop). Tests hand in-process
+   * fakes here. @default sessions in the worker's `InferenceEngine`
+   */
   sessionFactory?: SessionFactory;
   logger: Logger;
   /** Where metrics are registered. */
@@ -82,10 +111,12 @@ export interface FleetWorkerOptions {
   /** A worker id for logs and `fleet status`. @default `<host>-<pid>` */
   workerId?: string;
   /**
-   * Loads a model's pipeline. @default `loadPipeline` on ONNX sessions from `sessionFactory`. Benchmarks
-   * inject a simulated GPU here; everything around it (queues, batching, admission) stays the production path.
+   * Loads a model's pipeline; its second argument is the worker's session factory (the engine's), so a wrapped
+   * pipeline still runs its ONNX sessions off the main thread. @default `loadPipeline` on those sessions.
+   * Benchmarks inject a simulated GPU here; everything around it (queues, batching, admission) stays the
+   * production path.
    */
-  pipelineLoader?: (model: ModelDescription) => Promise<Pipeline>;
+  pipelineLoader?: PipelineLoader;
   /**
    * Turns each job's inference output into its result and stores the artifact. @default a `JobFinisher` on
    * `store` (resize, the typography text stage, sharp encode, store under keys from the job id). Benchmarks
@@ -101,7 +132,12 @@ export interface FleetWorkerOptions {
   fixedConcurrency?: number;
 }
 
-export type ResolvedFleetWorkerOptions = Required<Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'finisher' | 'fixedConcurrency' | 'redisTls'>> & {
+export type ResolvedFleetWorkerOptions = Required<
+  Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'finisher' | 'fixedConcurrency' | 'redisTls' | 'vramBytes' | 'readDeviceMemory'>
+> & {
+  /** Undefined until `FleetWorker.start` decides it on a CUDA worker (see `vramBytes`). */
+  vramBytes: number | undefined;
+  readDeviceMemory: DeviceMemoryReader | undefined;
   finisher: Finisher | undefined;
   redisTls: RedisTlsSettings | undefined;
   gpu: number | undefined;
@@ -122,8 +158,13 @@ export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId
   if (!(concurrencyHoldMs > 0) || !Number.isFinite(concurrencyHoldMs)) throw new RangeError(`concurrencyHoldMs must be a finite number > 0, got ${concurrencyHoldMs}`);
   const overflowAfterMs = options.overflowAfterMs ?? 500;
   if (!(overflowAfterMs >= 0) || !Number.isFinite(overflowAfterMs)) throw new RangeError(`overflowAfterMs must be a finite number >= 0, got ${overflowAfterMs}`);
-  const vramBytes = options.vramBytes ?? 16 * GiB;
-  if (!(vramBytes > 0)) throw new RangeError(`vramBytes must be > 0, got ${vramBytes}`);
+  const vramBytes = options.vramBytes ?? (options.gpu === undefined ? NOMINAL_VRAM_BYTES : undefined);
+  if (vramBytes !== undefined && !(vramBytes > 0)) throw new RangeError(`vramBytes must be > 0, got ${vramBytes}`);
+  const vramMarginBytes = options.vramMarginBytes ?? GiB;
+  if (!(vramMarginBytes >= 0) || !Number.isFinite(vramMarginBytes)) throw new RangeError(`vramMarginBytes must be a finite number >= 0, got ${vramMarginBytes}`);
+  const deviceMemoryPollMs = options.deviceMemoryPollMs ?? SECOND;
+  if (!(deviceMemoryPollMs > 0) || !Number.isFinite(deviceMemoryPollMs)) throw new RangeError(`deviceMemoryPollMs must be a finite number > 0, got ${deviceMemoryPollMs}`);
+  if (options.allowCpu && options.gpu === undefined) throw new RangeError('allowCpu applies to a GPU worker: give gpu too');
   const batching = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], ...options.batching?.[lane] }])) as Record<Lane, LaneConfig>;
   return {
     redisUrl: options.redisUrl,
@@ -135,7 +176,11 @@ export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId
     overflowAfterMs,
     concurrencyHoldMs,
     gpu: options.gpu,
+    allowCpu: options.allowCpu ?? false,
     vramBytes,
+    vramMarginBytes,
+    deviceMemoryPollMs,
+    readDeviceMemory: options.readDeviceMemory,
     store: options.store,
     modelsDir: options.modelsDir ?? CONFIG_DEFAULTS.modelsDir,
     batching,

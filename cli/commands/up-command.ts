@@ -11,7 +11,8 @@ interface UpOptions extends ConnectionOptions {
   port: number;
   gpus?: string;
   lanes: string;
-  vram: string;
+  vram?: string;
+  allowCpu?: boolean;
   store: string;
   models: string;
   metricsPort: number;
@@ -30,7 +31,8 @@ export function upCommand(): Command {
     .option('--port <n>', 'ingress port (env FLEET_PORT)', integerOption('port', 0, 65535), config.ingressPort)
     .option('--gpus <list>', 'GPU indexes, e.g. 0,1: one worker process each (default: one CPU worker)')
     .option('--lanes <list>', 'lanes every worker drains', 'all')
-    .option('--vram <size>', 'VRAM budget per worker', '16GiB')
+    .option('--vram <size>', "VRAM budget per worker (default: on CUDA the device's free memory less a margin, else a nominal 16GiB)")
+    .option('--allow-cpu', 'with --gpus: run on the CPU when no CUDA provider is installed')
     .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', config.storeUrl)
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
     .option('--metrics-port <n>', 'first worker metrics port (one per worker, counting up)', integerOption('metrics-port', 0, 65535), 9464)
@@ -42,7 +44,8 @@ export function upCommand(): Command {
         (i) => [
           '--prefix', options.prefix,
           '--lanes', options.lanes,
-          '--vram', options.vram,
+          ...(options.vram === undefined ? [] : ['--vram', options.vram]),
+          ...(options.allowCpu ? ['--allow-cpu'] : []),
           '--store', options.store,
           '--models', options.models,
           '--metrics-port', String(options.metricsPort === 0 ? 0 : options.metricsPort + i),

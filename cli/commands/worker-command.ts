@@ -6,11 +6,12 @@ import { onShutdown } from '../shutdown.js';
 
 export interface WorkerCommandOptions extends ConnectionOptions {
   gpu?: number;
+  allowCpu?: boolean;
   lanes: string;
   overflowLanes?: string;
   overflowBacklog: number;
   overflowAfter: number;
-  vram: string;
+  vram?: string;
   store: string;
   models: string;
   metricsPort: number;
@@ -37,8 +38,8 @@ export async function startWorker(options: WorkerCommandOptions) {
     prefix: options.prefix,
     lanes: parseLanes(options.lanes),
     ...(options.overflowLanes === undefined ? {} : { overflowLanes: parseLanes(options.overflowLanes), overflowBacklog: options.overflowBacklog, overflowAfterMs: options.overflowAfter }),
-    ...(options.gpu === undefined ? {} : { gpu: options.gpu }),
-    vramBytes: parseByteSize(options.vram),
+    ...(options.gpu === undefined ? {} : { gpu: options.gpu, allowCpu: options.allowCpu ?? false }),
+    ...(options.vram === undefined ? {} : { vramBytes: parseByteSize(options.vram) }),
     store,
     modelsDir: options.models,
     logger,
@@ -65,12 +66,13 @@ export function workerCommand(): Command {
   const config = readConfig();
   return withConnectionOptions(new Command('worker'))
     .description('run one worker (one process per GPU) draining lanes in micro-batches under a VRAM budget')
-    .option('--gpu <n>', 'GPU index (CUDA when present); without it a CPU worker', integerOption('gpu', 0, 63))
+    .option('--gpu <n>', 'GPU index: sessions on CUDA device n (an error at start without a CUDA provider); without it a CPU worker', integerOption('gpu', 0, 63))
+    .option('--allow-cpu', 'with --gpu: run on the CPU when no CUDA provider is installed, and let a model CUDA cannot load run on the CPU')
     .option('--lanes <list>', 'lanes to drain, comma-separated, or all', 'all')
     .option('--overflow-lanes <list>', "lanes to drain only while backed up and this worker's own lanes are idle, one job at a time")
     .option('--overflow-backlog <n>', 'jobs waiting in an overflow lane before this worker helps', integerOption('overflow-backlog', 1, 1_000_000), 1)
     .option('--overflow-after <ms>', 'how long that backlog must last before this worker helps', integerOption('overflow-after', 0, 3_600_000), 500)
-    .option('--vram <size>', 'VRAM budget, e.g. 8GiB', '16GiB')
+    .option('--vram <size>', "VRAM budget, e.g. 8GiB (default: on CUDA the device's free memory at start less a margin, else a nominal 16GiB)")
     .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', config.storeUrl)
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
     .option('--metrics-port <n>', 'Prometheus /metrics port (0: any free port)', integerOption('metrics-port', 0, 65535), 9464)

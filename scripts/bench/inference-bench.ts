@@ -1,6 +1,7 @@
 // Inference through the fleet against a raw onnxruntime loop, on the real ONNX flash model (CPU here).
 // See README "Benchmarks".
 import { mkdtempSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LaneOptions } from '../../batching/index.js';
@@ -37,6 +38,20 @@ export interface FleetInferenceFigures {
    * the encode and queue work that share the CPU with it here (but not their slowing of inference).
    */
   inferenceOnlyImagesPerSec: number;
+  /** p99 of this process's event-loop delay over the measured window (monitorEventLoopDelay), ms. */
+  eventLoopDelayP99Ms: number;
+}
+
+/** The event-loop delay monitor the figures use: `p99Ms()` once the window is over. */
+function loopDelayWindow(): { p99Ms: () => number } {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return {
+    p99Ms: () => {
+      histogram.disable();
+      return round(histogram.percentile(99) / 1e6, 1);
+    },
+  };
 }
 
 export interface InferenceResult {
@@ -46,6 +61,8 @@ export interface InferenceResult {
   /** Raw pipeline at batch 4, images/s (the same batch size the fleet's flash lane runs): mean of the runs before and after the fleet's. */
   rawImagesPerSec: number;
   rawBatch1ImagesPerSec: number;
+  /** The event-loop delay p99 of the raw loop, which runs on this thread (what a worker's loop suffered before the engine thread), ms. */
+  rawEventLoopDelayP99Ms: { batch1: number; batch4: number };
   /** The raw runs before and after the fleet's, images/s: how much the machine drifted meanwhile. */
   rawSpread: { before: { batch1: number; batch4: number }; after: { batch1: number; batch4: number } };
   /** The fleet as deployed: flash lane 4 items / 80 ms, adaptive batch size. */
@@ -72,23 +89,31 @@ const MODEL = 'flash-v1';
 const SIZE_PX = 512;
 
 /** `intraOpSpinning` true is onnxruntime's own default; the fleet's factory turns it off (see OnnxSessionFactoryOptions). */
-async function rawImagesPerSec(modelsDir: string, rounds: number, intraOpSpinning = false): Promise<{ batch1: number; batch4: number; provider: string }> {
+async function rawImagesPerSec(
+  modelsDir: string,
+  rounds: number,
+  intraOpSpinning = false,
+): Promise<{ batch1: number; batch4: number; provider: string; loopDelayP99Ms: { batch1: number; batch4: number } }> {
   let provider = 'cpu';
   const factory = new OnnxSessionFactory({ executionProvider: 'cpu', intraOpSpinning, onProvider: (p) => (provider = p) });
   const pipeline = await loadPipeline(await new ModelRepository(modelsDir).describe(MODEL), { sessionFactory: factory });
   if (pipeline.kind !== 'diffusion') throw new Error(`${MODEL} is not a diffusion model`);
   const items = (count: number, r: number): GenerateItem[] =>
     Array.from({ length: count }, (_, i) => ({ prompt: `a red fox number ${i}`, seed: r * 100 + i, width: SIZE_PX, height: SIZE_PX }));
-  const rate = async (batch: number): Promise<number> => {
+  const loopDelayP99Ms = { batch1: 0, batch4: 0 };
+  const rate = async (batch: 1 | 4): Promise<number> => {
     await pipeline.run(items(batch, 999));
+    const loopDelay = loopDelayWindow();
     const started = performance.now();
     for (let r = 0; r < rounds; r++) await pipeline.run(items(batch, r));
-    return (batch * rounds) / ((performance.now() - started) / 1000);
+    const perSec = (batch * rounds) / ((performance.now() - started) / 1000);
+    loopDelayP99Ms[`batch${batch}`] = loopDelay.p99Ms();
+    return perSec;
   };
   const batch1 = await rate(1);
   const batch4 = await rate(4);
   await pipeline.release();
-  return { batch1, batch4, provider };
+  return { batch1, batch4, provider, loopDelayP99Ms };
 }
 
 /** A histogram's sum over every label set. */
@@ -118,6 +143,7 @@ async function fleetRun(modelsDir: string, flash: LaneOptions, adaptiveBatching:
     const modelSecondsBefore = await histogramSum(worker.metrics.inference);
     const batchItemsBefore = await histogramSum(worker.metrics.batchSize);
     const results: Array<NonNullable<Awaited<ReturnType<typeof render>>>> = [];
+    const loopDelay = loopDelayWindow();
     const started = performance.now();
     await Promise.all(
       Array.from({ length: clients }, async () => {
@@ -125,6 +151,7 @@ async function fleetRun(modelsDir: string, flash: LaneOptions, adaptiveBatching:
       }),
     );
     const elapsedS = (performance.now() - started) / 1000;
+    const eventLoopDelayP99Ms = loopDelay.p99Ms();
     const after = worker.batcherStats()!;
     const modelSeconds = (await histogramSum(worker.metrics.inference)) - modelSecondsBefore;
     const batchItems = (await histogramSum(worker.metrics.batchSize)) - batchItemsBefore;
@@ -138,6 +165,7 @@ async function fleetRun(modelsDir: string, flash: LaneOptions, adaptiveBatching:
       postProcessMs: round(mean(results.map((r) => r.timings.postProcessMs ?? NaN)), 1),
       uploadMs: round(mean(results.map((r) => r.timings.uploadMs ?? NaN)), 1),
       inferenceOnlyImagesPerSec: round(batchItems / modelSeconds, 2),
+      eventLoopDelayP99Ms,
     };
   } finally {
     await producer.close();
@@ -172,6 +200,7 @@ export async function runInferenceBench(options: InferenceOptions): Promise<Infe
     provider: raw.provider,
     rawImagesPerSec: round(raw.batch4, 2),
     rawBatch1ImagesPerSec: round(raw.batch1, 2),
+    rawEventLoopDelayP99Ms: rawBefore.loopDelayP99Ms,
     rawSpread: { before: { batch1: round(rawBefore.batch1, 2), batch4: round(rawBefore.batch4, 2) }, after: { batch1: round(rawAfter.batch1, 2), batch4: round(rawAfter.batch4, 2) } },
     fleetImagesPerSec: adaptive.imagesPerSec,
     batch1ImagesPerSec: batch1.imagesPerSec,

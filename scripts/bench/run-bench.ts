@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --json]`: fleet overhead, inference and the incident scenario, measured side by
 // side in one run. Prints a table (or, with --json, one JSON object and nothing else on stdout); writes
 // bench/results/latest.{json,md} and a timestamped copy. Progress goes to stderr. See README "Benchmarks".
-// Other flags: --only overhead,inference,scenario (runs a subset; results are not written), --seed N,
+// Other flags: --only overhead,inference,scenario (or --section: runs a subset; results are not written), --seed N,
 // --gpus N (simulated GPUs in the scenario, default 2), --placement 'flash,typography,upscale;large' (the after
 // configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts),
 // --seconds N (the scenario's sustained phase, real-time equivalent) and --time-scale X (its speed-up).
@@ -18,6 +18,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     only: { type: 'string' },
+    // The same as --only, under the name the issue tracker uses (`--section inference`).
+    section: { type: 'string' },
     seed: { type: 'string', default: '7' },
     models: { type: 'string', default: 'models' },
     gpus: { type: 'string', default: '2' },
@@ -53,7 +55,7 @@ const SETTINGS = {
 async function main(): Promise<void> {
   const mode = values.quick ? 'quick' : 'full';
   const settings = SETTINGS[mode];
-  const only = new Set((values.only ?? 'overhead,inference,scenario').split(',').map((s) => s.trim()));
+  const only = new Set((values.only ?? values.section ?? 'overhead,inference,scenario').split(',').map((s) => s.trim()));
   const startedAt = new Date();
   const started = performance.now();
   if (!existsSync(`${values.models}/flash-v1/manifest.json`)) {

@@ -238,6 +238,8 @@ async function runConfiguration(
           lanes,
           overflowLanes: overflow,
           gpu,
+          // The GPUs are simulated (pipelineLoader): no CUDA provider is needed, and none opens a session.
+          allowCpu: true,
           workerId: `bench-${config}-gpu${gpu}`,
           modelsDir,
           pipelineLoader: simulatedPipelineLoader(devices[gpu]!, ts),
@@ -325,7 +327,7 @@ async function runConfiguration(
       costPerRender: round(mean(completed.map((v) => v.view!.result!.costUnits ?? NaN)), 3),
       vramPeakBytes: Math.max(...gpus.map((g) => g.vramPeakBytes)),
       vramDemandPeakBytes: Math.max(...gpus.map((g) => g.vramDemandPeakBytes)),
-      vramBudgetBytes: workers[0]!.options.vramBytes,
+      vramBudgetBytes: workers[0]!.batcherStats()!.budgetBytes,
       gpus,
       completed: completed.length,
       failed: failed.length,

@@ -89,6 +89,9 @@ describe('fleet status on a real worker: depth, percentiles from the histograms,
     assert.equal(worker.gpu, null);
     assert.ok(worker.vramBudgetBytes > 0 && worker.vramInUseBytes <= worker.vramBudgetBytes);
     assert.equal(worker.state, 'running');
+    assert.equal(worker.executionProvider, 'cpu');
+    assert.deepEqual(worker.models, [{ name: 'flash-v1', provider: 'cpu' }], 'each loaded model with its provider');
+    assert.equal(worker.engineRestarts, 0);
     assert.equal(status.policyVersion, 1, 'the producer seeded the default policy as version 1');
   });
 
@@ -100,6 +103,9 @@ describe('fleet status on a real worker: depth, percentiles from the histograms,
     assert.doesNotMatch(text.stdout, /typography|upscale/);
     assert.doesNotMatch(text.stdout, /\u001b\[/, 'no colours when not a TTY');
     assert.match(text.stdout, /no worker/, 'large has no worker');
+    assert.match(text.stdout, /flash-v1 +│ cpu/, 'the model the worker loaded, and where it runs');
+    const widest = Math.max(...text.stdout.split('\n').map((line) => line.length));
+    assert.ok(widest <= 100, `fits 100 columns (widest line ${widest})`);
 
     const usage = await runFleet(['status', '--prefix', prefix, '--window', 'soon']);
     assert.equal(usage.code, 2, 'a bad option is a usage error');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FleetError } from '../../contract/index.js';
 import { createProducer, type Producer } from '../../producer/index.js';
-import { loadPipeline, type Pipeline } from '../../workers/index.js';
+import { loadPipeline, type Pipeline, type SessionFactory } from '../../workers/index.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
 
@@ -12,8 +12,8 @@ const account = { id: 'acct-poison', tier: 'pro' as const };
  * The real ONNX pipeline, except that it crashes on any batch holding a prompt with POISON (as a model
  * can crash on one input): the worker must isolate that job and complete its batch-mates.
  */
-async function crashingOnPoison(model: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> {
-  const pipeline = await loadPipeline(model);
+async function crashingOnPoison(entry: Parameters<typeof loadPipeline>[0], sessions: SessionFactory): Promise<Pipeline> {
+  const pipeline = await loadPipeline(entry, { sessionFactory: sessions });
   if (pipeline.kind !== 'diffusion') return pipeline;
   let crashes = 0;
   return Object.assign(Object.create(pipeline) as Pipeline, {

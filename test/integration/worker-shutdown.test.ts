@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createProducer, type Producer } from '../../producer/index.js';
-import { loadPipeline, type Pipeline } from '../../workers/index.js';
+import { loadPipeline, type Pipeline, type SessionFactory } from '../../workers/index.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { MODELS_DIR, startTestWorker } from '../helpers/worker.js';
 
@@ -72,8 +72,8 @@ describe('SIGTERM during a batch loses nothing', () => {
   });
 
   test('a batch that hangs past the shutdown deadline is let go: stop() returns, and another worker completes the job', async () => {
-    const hanging = async (model: Parameters<typeof loadPipeline>[0]): Promise<Pipeline> => {
-      const pipeline = await loadPipeline(model);
+    const hanging = async (entry: Parameters<typeof loadPipeline>[0], sessions: SessionFactory): Promise<Pipeline> => {
+      const pipeline = await loadPipeline(entry, { sessionFactory: sessions });
       if (pipeline.kind !== 'diffusion') return pipeline;
       return { kind: 'diffusion', model: pipeline.model, release: () => pipeline.release(), run: () => new Promise(() => {}) };
     };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock, MicroBatcher, VramBudgetError, isOutOfMemoryError, planAdmission } from '../../batching/index.js';
+import { FakeClock, MicroBatcher, VramBudgetError, isOutOfMemoryError, planAdmission, planFromMeasuredUse } from '../../batching/index.js';
 import type { Batch, BatcherEvent, BatcherOptions, ItemOutcome, ModelSpec } from '../../batching/index.js';
 
 const MB = 1_000_000;
@@ -248,6 +248,19 @@ test('isOutOfMemoryError recognises codes and messages, not unrelated words', ()
   assert.equal(isOutOfMemoryError(undefined), false);
 });
 
+test('isOutOfMemoryError reads the allocation failures of onnxruntime, cuDNN and cuBLAS, and looks through causes', () => {
+  for (const message of ['Failed to allocate memory for requested buffer of size 4194304', 'std::bad_alloc', 'CUDNN_STATUS_ALLOC_FAILED', 'CUBLAS_STATUS_ALLOC_FAILED']) {
+    assert.equal(isOutOfMemoryError(new Error(message)), true, message);
+  }
+  // A pipeline that codes the runtime's failure as E_INFERENCE keeps the runtime's error as the cause.
+  const wrapped = Object.assign(new Error('unet/model.onnx failed while running', { cause: new Error('[ONNXRuntimeError] OOM in BFCArena') }), { code: 'E_INFERENCE' });
+  assert.equal(isOutOfMemoryError(wrapped), true);
+  assert.equal(isOutOfMemoryError(Object.assign(new Error('crashed', { cause: new Error('invalid input') }), { code: 'E_INFERENCE' })), false);
+  const cycle: { message: string; cause?: unknown } = { message: 'loop' };
+  cycle.cause = cycle;
+  assert.equal(isOutOfMemoryError(cycle), false);
+});
+
 test('a custom isOutOfMemory predicate decides what is bisected', async () => {
   const clock = new FakeClock();
   let runs = 0;
@@ -288,4 +301,40 @@ test('planAdmission: start, split to fit, wait for running batches, evict only w
   assert.deepEqual(planAdmission(weightsBlock), { kind: 'evict', models: ['old', 'newer'] });
   assert.deepEqual(planAdmission({ ...weightsBlock, evictable: [] }), { kind: 'wait' });
   assert.deepEqual(planAdmission({ ...base, modelState: 'unloading', usedBytes: 300 }), { kind: 'wait' });
+});
+
+test('planFromMeasuredUse: learns the idle overhead, raises only the one running model, up to the cap', () => {
+  const base = { residentWeightBytes: 500 * MB, idleOverheadBytes: 100 * MB, factorOf: () => 1, maxFactor: 4 };
+  assert.deepEqual(planFromMeasuredUse({ ...base, measuredBytes: 650 * MB, inFlightActivationBytes: new Map() }), { kind: 'idle', idleOverheadBytes: 150 * MB });
+  // 500 weights + 100 overhead + 200 estimated, and 800 more measured: the run used 1000, five times its estimate, capped at 4.
+  assert.deepEqual(planFromMeasuredUse({ ...base, measuredBytes: 1600 * MB, inFlightActivationBytes: new Map([['m', 200 * MB]]) }), { kind: 'raise', model: 'm', factor: 4 });
+  assert.deepEqual(planFromMeasuredUse({ ...base, measuredBytes: 1000 * MB, inFlightActivationBytes: new Map([['m', 200 * MB]]) }), { kind: 'raise', model: 'm', factor: 2 });
+  assert.deepEqual(planFromMeasuredUse({ ...base, measuredBytes: 750 * MB, inFlightActivationBytes: new Map([['m', 200 * MB]]) }), { kind: 'keep' }, 'within the estimate');
+  assert.deepEqual(planFromMeasuredUse({ ...base, measuredBytes: 5000 * MB, inFlightActivationBytes: new Map([['m', 200 * MB], ['n', 100 * MB]]) }), { kind: 'keep' }, 'two models: not attributable');
+  assert.deepEqual(planFromMeasuredUse({ ...base, factorOf: () => 4, measuredBytes: 5000 * MB, inFlightActivationBytes: new Map([['m', 200 * MB]]) }), { kind: 'keep' }, 'at the cap already');
+});
+
+test('measured device memory above a running batch estimate raises the model estimate for the next batches', async () => {
+  const clock = new FakeClock();
+  const gpu = fakeGpu(clock, () => 100);
+  const events: BatcherEvent[] = [];
+  const batcher = makeBatcher(clock, gpu.run, { m: { weightBytes: 200 * MB, activationBytesPerMegapixel: 100 * MB } }, 1000 * MB, { onEvent: (e) => events.push(e) });
+  batcher.observeDeviceUse(0);
+  const first = [1, 2].map((p) => batcher.submit(item(p)));
+  await clock.advanceAsync(80);
+  assert.equal(batcher.stats().inFlightActivationBytes, 200 * MB);
+  // Idle before the first run, the device held nothing; now weights 200 + the run 600 instead of the estimated 200.
+  batcher.observeDeviceUse(800 * MB);
+  const raised = events.find((e) => e.type === 'estimate-raised');
+  assert.deepEqual(raised, { type: 'estimate-raised', model: 'm', activationFactor: 3, measuredBytes: 800 * MB, plannedBytes: 400 * MB });
+  assert.equal(batcher.stats().models.m!.activationFactor, 3);
+  await clock.advanceAsync(100);
+  assert.deepEqual(await Promise.all(first), [1, 2]);
+  // 200 weights + 300 per item: two fit the 1000 budget, the third waits.
+  const next = [3, 4, 5].map((p) => batcher.submit(item(p)));
+  await clock.advanceAsync(80);
+  assert.equal(gpu.ran.at(-1)!.batch.payloads.length, 2);
+  await clock.advanceAsync(500);
+  assert.deepEqual(await Promise.all(next), [3, 4, 5]);
+  assert.throws(() => batcher.observeDeviceUse(-1), /measuredBytes must be a finite number >= 0, got -1/);
 });

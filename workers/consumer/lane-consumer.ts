@@ -1,9 +1,9 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { MicroBatcher } from '../../batching/index.js';
 import {
+  describeError,
   ERROR_CODES,
   errorCodeOf,
-  FleetError,
   formatFailedReason,
   laneQueueName,
   laneQueuePrefix,
@@ -257,12 +257,13 @@ export class LaneConsumer {
   /** Codes every failure; what retrying cannot fix becomes UnrecoverableError, so BullMQ fails it at once. */
   private failure(job: Job<JobData, JobResult>, error: unknown, log: Logger): Error {
     const code = errorCodeOf(error);
-    const message = error instanceof Error ? error.message : String(error);
+    // The wrapper's context and the runtime's own words: `… failed while running: <onnxruntime's message>`.
+    const message = describeError(error);
     const retryable = ERROR_CODES[code].retryable;
     const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     this.options.metrics.failed.inc({ lane: this.lane, model: job.data.model, code });
     if (final) this.options.recorder.count(this.lane, 'failed');
-    log[final ? 'error' : 'warn']({ code, err: error instanceof FleetError ? undefined : error, attempt: job.attemptsMade + 1, final }, message);
+    log[final ? 'error' : 'warn']({ code, err: error, attempt: job.attemptsMade + 1, final }, message);
     const reason = formatFailedReason(code, message);
     return retryable ? new Error(reason) : new UnrecoverableError(reason);
   }

@@ -1,9 +1,13 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { FleetError } from '../../contract/index.js';
+import { isOutOfMemoryError } from '../../batching/index.js';
+// Not the contract index: this file also runs in the engine thread, which should load only what it runs (the
+// index brings ioredis, pino and zod along).
+import { FleetError } from '../../contract/errors.js';
+import { isCudaAvailable } from './cuda-availability.js';
 import { withFloat32Boundary } from './session-precision.js';
+
+export { isCudaAvailable } from './cuda-availability.js';
 
 /** Name, element type and dimensions (numbers, or symbolic names like `batch`) of one model input or output. */
 export interface TensorInfo {
@@ -16,13 +20,16 @@ export interface TensorInfo {
 
 /**
  * The slice of an inference session that pipelines use. onnxruntime's InferenceSession is adapted to it by
- * `createOnnxSessionFactory`; tests may hand a pipeline any object of this shape.
+ * `OnnxSessionFactory`; the worker's sessions are proxies of sessions living in its engine thread
+ * (`EngineSessionFactory`); tests may hand a pipeline any object of this shape.
  */
 export interface ModelSession {
   /** The file this session was loaded from (named in errors). */
   readonly modelPath: string;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
+  /** Where the session runs, when its factory knows (`fleet status` shows it per model). @default undefined */
+  readonly executionProvider?: ExecutionProviderName;
   /**
    * Runs the graph. Float tensors cross at float32 whatever the export declares: a float32 tensor fed to a
    * `float16` input is converted, and `float16` outputs come back as float32 (see `withFloat32Boundary`).
@@ -38,13 +45,40 @@ export type ExecutionProviderName = 'cuda' | 'cpu';
 
 /** Creates sessions from model files. */
 export interface SessionFactory {
-  /** @throws FleetError E_MODEL_LOAD when the file is missing or not a loadable model. */
+  /** @throws FleetError E_MODEL_LOAD when the file is missing or not a loadable model (E_OOM when CUDA ran out of memory loading it). */
   create(modelPath: string): Promise<ModelSession>;
 }
 
+/** The session of {@link OnnxRuntime}: what `OnnxSessionFactory` reads of onnxruntime's InferenceSession. */
+export type RuntimeSession = Pick<ort.InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata' | 'outputMetadata' | 'run' | 'release'>;
+
+/** What `OnnxSessionFactory` needs of onnxruntime: tests inject a fake to exercise the CUDA paths without a GPU. */
+export interface OnnxRuntime {
+  createSession(modelPath: string, options: ort.InferenceSession.SessionOptions): Promise<RuntimeSession>;
+  /** Whether the CUDA provider can be tried here (see `isCudaAvailable`). */
+  cudaAvailable(): boolean;
+}
+
+/** onnxruntime-node itself. */
+export const ONNXRUNTIME_NODE: OnnxRuntime = {
+  createSession: (modelPath, options) => ort.InferenceSession.create(modelPath, options),
+  cudaAvailable: isCudaAvailable,
+};
+
+/**
+ * How a factory picks the provider of each session:
+ * - `cuda`: CUDA only. A session that cannot be created there fails to load (`E_OOM` when CUDA ran out of
+ *   memory, else `E_MODEL_LOAD`, the runtime's error as the cause); the next load tries CUDA again.
+ * - `auto`: CUDA when `cudaAvailable()`, and a session whose creation on CUDA fails is created on the CPU, with
+ *   the reason reported through `onProvider`; the next session tries CUDA again. No failure moves later
+ *   sessions to the CPU: one out-of-memory while loading a big model says nothing about the next one.
+ * - `cpu`: the CPU only.
+ */
+export type ProviderMode = 'auto' | ExecutionProviderName;
+
 export interface OnnxSessionFactoryOptions {
-  /** `auto` tries CUDA when this onnxruntime build and machine offer it, falling back to CPU. @default 'auto' */
-  executionProvider?: 'auto' | ExecutionProviderName;
+  /** See {@link ProviderMode}. @default 'auto' */
+  executionProvider?: ProviderMode;
   /** CUDA device index. @default 0 */
   cudaDeviceId?: number;
   /** CPU intra-op threads; 0 lets onnxruntime choose (one per core). @default 0 */
@@ -52,13 +86,17 @@ export interface OnnxSessionFactoryOptions {
   /**
    * Whether idle intra-op threads busy-wait for the next operator (onnxruntime's own default is on). Off here:
    * a worker shares its cores with sharp's encoder, the event loop and Redis I/O, and spinning threads take
-   * the cycles those need. On the 2-vCPU machine this was built on, turning it off raised the raw flash-v1
-   * loop from ~15 to ~25 images/s at batch 1 (`npm run bench`, the row with onnxruntime's default session
-   * settings). @default false
+   * the cycles those need (`npm run bench` prints the raw loop with onnxruntime's default settings beside
+   * the fleet's). @default false
    */
   intraOpSpinning?: boolean;
-  /** Called once per session with the provider it ended up on (for the startup log). */
+  /**
+   * Called once per session with the provider it ended up on, and in `auto` mode the CUDA error that sent it to
+   * the CPU. @default none
+   */
   onProvider?: (provider: ExecutionProviderName, modelPath: string, fallbackReason?: unknown) => void;
+  /** The runtime sessions come from. @default onnxruntime-node ({@link ONNXRUNTIME_NODE}) */
+  runtime?: OnnxRuntime;
 }
 
 export const ONNX_SESSION_FACTORY_DEFAULTS = {
@@ -67,7 +105,25 @@ export const ONNX_SESSION_FACTORY_DEFAULTS = {
   intraOpThreads: 0,
   intraOpSpinning: false,
   onProvider: () => {},
+  runtime: ONNXRUNTIME_NODE,
 } satisfies Required<OnnxSessionFactoryOptions>;
+
+const PROVIDER_MODES: readonly ProviderMode[] = ['auto', 'cuda', 'cpu'];
+
+export function resolveOnnxSessionFactoryOptions(options: OnnxSessionFactoryOptions = {}): Required<OnnxSessionFactoryOptions> {
+  const resolved = { ...ONNX_SESSION_FACTORY_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  if (!PROVIDER_MODES.includes(resolved.executionProvider)) {
+    throw new RangeError(`executionProvider must be one of ${PROVIDER_MODES.join(', ')}, got ${String(resolved.executionProvider)}`);
+  }
+  if (!Number.isInteger(resolved.cudaDeviceId) || resolved.cudaDeviceId < 0) throw new RangeError(`cudaDeviceId must be an integer >= 0, got ${resolved.cudaDeviceId}`);
+  if (!Number.isInteger(resolved.intraOpThreads) || resolved.intraOpThreads < 0) {
+    throw new RangeError(`intraOpThreads must be an integer >= 0, got ${resolved.intraOpThreads}`);
+  }
+  if (typeof resolved.intraOpSpinning !== 'boolean') {
+    throw new TypeError(`intraOpSpinning must be a boolean, got ${String(resolved.intraOpSpinning)}`);
+  }
+  return resolved;
+}
 
 /**
  * The session config entry (`session.intra_op.allow_spinning`) that makes idle intra-op threads spin or sleep,
@@ -75,25 +131,6 @@ export const ONNX_SESSION_FACTORY_DEFAULTS = {
  */
 export function intraOpSpinningConfig(spinning: boolean): ort.InferenceSession.SessionOptions['extra'] {
   return { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } };
-}
-
-/**
- * Whether the CUDA execution provider can be tried here: this onnxruntime-node build lists it and its provider
- * library was installed next to the binding (onnxruntime-node downloads it only on CUDA machines). A true answer
- * is still confirmed by creating the session; a false one saves a noisy failed attempt.
- */
-export function isCudaAvailable(): boolean {
-  const listed = ort.listSupportedBackends().find((backend) => backend.name === 'cuda');
-  if (listed === undefined) return false;
-  if (listed.bundled) return true;
-  try {
-    const packageDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
-    const binDir = join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
-    const library = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-    return existsSync(join(binDir, library));
-  } catch {
-    return false;
-  }
 }
 
 function describe(metadata: readonly ort.InferenceSession.ValueMetadata[], names: readonly string[]): TensorInfo[] {
@@ -104,9 +141,10 @@ function describe(metadata: readonly ort.InferenceSession.ValueMetadata[], names
   });
 }
 
-function adapt(session: ort.InferenceSession, modelPath: string): ModelSession {
+function adapt(session: RuntimeSession, modelPath: string, executionProvider: ExecutionProviderName): ModelSession {
   return withFloat32Boundary({
     modelPath,
+    executionProvider,
     inputs: describe(session.inputMetadata, session.inputNames),
     outputs: describe(session.outputMetadata, session.outputNames),
     run: (feeds, fetches) => (fetches === undefined ? session.run(feeds) : session.run(feeds, [...fetches])) as Promise<Record<string, ort.Tensor>>,
@@ -114,61 +152,53 @@ function adapt(session: ort.InferenceSession, modelPath: string): ModelSession {
   });
 }
 
-/**
- * Sessions on onnxruntime-node: CUDA when available (see `isCudaAvailable`), CPU otherwise. After one CUDA failure
- * the factory stays on CPU, so a machine without a working driver pays for the attempt once.
- */
+/** Sessions on onnxruntime, on the provider {@link ProviderMode} picks for each one. */
 export class OnnxSessionFactory implements SessionFactory {
   private readonly options: Required<OnnxSessionFactoryOptions>;
-  private cudaUsable: boolean;
+  private readonly cudaFirst: boolean;
 
   constructor(options: OnnxSessionFactoryOptions = {}) {
-    this.options = { ...ONNX_SESSION_FACTORY_DEFAULTS, ...options };
-    if (!Number.isInteger(this.options.intraOpThreads) || this.options.intraOpThreads < 0) {
-      throw new RangeError(`intraOpThreads must be an integer >= 0, got ${this.options.intraOpThreads}`);
-    }
-    if (typeof this.options.intraOpSpinning !== 'boolean') {
-      throw new TypeError(`intraOpSpinning must be a boolean, got ${String(this.options.intraOpSpinning)}`);
-    }
-    const wanted = this.options.executionProvider;
-    this.cudaUsable = wanted === 'cuda' || (wanted === 'auto' && isCudaAvailable());
+    this.options = resolveOnnxSessionFactoryOptions(options);
+    const mode = this.options.executionProvider;
+    this.cudaFirst = mode === 'cuda' || (mode === 'auto' && this.options.runtime.cudaAvailable());
   }
 
-  /** The provider new sessions will try first. */
+  /** The provider each new session tries first. */
   get preferredProvider(): ExecutionProviderName {
-    return this.cudaUsable ? 'cuda' : 'cpu';
+    return this.cudaFirst ? 'cuda' : 'cpu';
   }
 
   async create(modelPath: string): Promise<ModelSession> {
     if (!existsSync(modelPath)) {
       throw new FleetError('E_MODEL_LOAD', `model file ${modelPath} does not exist`, { details: { file: modelPath } });
     }
+    const { runtime } = this.options;
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       extra: intraOpSpinningConfig(this.options.intraOpSpinning),
       ...(this.options.intraOpThreads > 0 ? { intraOpNumThreads: this.options.intraOpThreads } : {}),
     };
     let fallbackReason: unknown;
-    if (this.cudaUsable) {
+    if (this.cudaFirst) {
       try {
-        const session = await ort.InferenceSession.create(modelPath, {
-          ...base,
-          executionProviders: [{ name: 'cuda', deviceId: this.options.cudaDeviceId }],
-        });
+        const session = await runtime.createSession(modelPath, { ...base, executionProviders: [{ name: 'cuda', deviceId: this.options.cudaDeviceId }] });
         this.options.onProvider('cuda', modelPath);
-        return adapt(session, modelPath);
+        return adapt(session, modelPath, 'cuda');
       } catch (error) {
         if (this.options.executionProvider === 'cuda') {
-          throw new FleetError('E_MODEL_LOAD', `model ${modelPath} could not be loaded on CUDA`, { cause: error, details: { file: modelPath } });
+          const code = isOutOfMemoryError(error) ? 'E_OOM' : 'E_MODEL_LOAD';
+          throw new FleetError(code, `model ${modelPath} could not be loaded on CUDA device ${this.options.cudaDeviceId}; the next load tries again`, {
+            cause: error,
+            details: { file: modelPath },
+          });
         }
-        this.cudaUsable = false;
         fallbackReason = error;
       }
     }
     try {
-      const session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
+      const session = await runtime.createSession(modelPath, { ...base, executionProviders: ['cpu'] });
       this.options.onProvider('cpu', modelPath, fallbackReason);
-      return adapt(session, modelPath);
+      return adapt(session, modelPath, 'cpu');
     } catch (error) {
       throw new FleetError('E_MODEL_LOAD', `model ${modelPath} could not be loaded by onnxruntime`, { cause: error, details: { file: modelPath } });
     }

@@ -23,6 +23,7 @@ export function withFloat32Boundary(session: ModelSession): ModelSession {
   };
   return {
     modelPath: session.modelPath,
+    ...(session.executionProvider === undefined ? {} : { executionProvider: session.executionProvider }),
     inputs: session.inputs,
     outputs: session.outputs,
     async run(feeds, fetches) {

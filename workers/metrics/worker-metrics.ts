@@ -19,6 +19,10 @@ export class WorkerMetrics {
   readonly batchSize: Histogram<'lane' | 'model'>;
   readonly vramBudget: Gauge;
   readonly vramInUse: Gauge;
+  readonly vramDeviceUsed: Gauge;
+  readonly vramDeviceTotal: Gauge;
+  readonly activationFactor: Gauge<'model'>;
+  readonly engineRestarts: Counter;
   readonly oom: Counter<'model'>;
   readonly completed: BoundCounter<'lane' | 'model'>;
   readonly failed: Counter<'lane' | 'model' | 'code'>;
@@ -41,6 +45,15 @@ export class WorkerMetrics {
     this.batchSize = new Histogram({ name: `${METRIC_PREFIX}batch_size`, help: 'Items per batch', labelNames: ['lane', 'model'], buckets: [1, 2, 3, 4, 6, 8, 12, 16], registers });
     this.vramBudget = new Gauge({ name: `${METRIC_PREFIX}vram_budget_bytes`, help: 'VRAM budget of this worker', registers });
     this.vramInUse = new Gauge({ name: `${METRIC_PREFIX}vram_in_use_bytes`, help: 'VRAM reserved by resident models and batches in flight', registers });
+    this.vramDeviceUsed = new Gauge({ name: `${METRIC_PREFIX}vram_device_used_bytes`, help: "The GPU's memory in use, all processes, as nvidia-smi reports it (CUDA workers)", registers });
+    this.vramDeviceTotal = new Gauge({ name: `${METRIC_PREFIX}vram_device_total_bytes`, help: "The GPU's memory, as nvidia-smi reports it (CUDA workers)", registers });
+    this.activationFactor = new Gauge({
+      name: `${METRIC_PREFIX}activation_factor`,
+      help: "Multiplier of a model's declared activation bytes, raised by out-of-memory errors and by measured device memory",
+      labelNames: ['model'],
+      registers,
+    });
+    this.engineRestarts = new Counter({ name: `${METRIC_PREFIX}engine_restarts_total`, help: 'Inference engine threads lost (their runs failed and were retried)', registers });
     this.oom = new Counter({ name: `${METRIC_PREFIX}oom_total`, help: 'Out-of-memory errors reported by the runtime (each batch bisected and retried)', labelNames: ['model'], registers });
     this.completed = new BoundCounter({ name: `${METRIC_PREFIX}jobs_completed_total`, help: 'Jobs completed', labelNames: ['lane', 'model'], registers });
     this.failed = new Counter({ name: `${METRIC_PREFIX}jobs_failed_total`, help: 'Job attempts failed, by error code', labelNames: ['lane', 'model', 'code'], registers });
