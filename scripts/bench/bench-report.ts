@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceResult } from './inference-bench.js';
+import type { ModelStepFigures } from './model-step-bench.js';
 import type { OverheadResult } from './overhead-bench.js';
 import { describePlacement } from './scenario-bench.js';
 import type { ScenarioFigures, ScenarioResult } from './scenario-bench.js';
@@ -25,6 +26,8 @@ export interface BenchReport {
   machine: MachineDescription;
   overhead: OverheadResult;
   inference: InferenceResult;
+  /** The incident's families (SD3.5-shaped large and distilled flash models) run raw: per step and per image. */
+  modelSteps: ModelStepFigures[];
   scenario: ScenarioResult;
   goals: Record<string, { goal: string; value: number; met: boolean }>;
 }
@@ -119,6 +122,12 @@ export function toMarkdown(report: BenchReport): string {
       return `| ${label} | ${c.imagesPerSec} | ${ms(c.p50Ms)} | ${ms(c.p95Ms)} | ${c.meanBatchSize} | ${c.inferenceMs} / ${c.postProcessMs} / ${c.uploadMs} ms | ${c.inferenceOnlyImagesPerSec} | ${loopMs(c.eventLoopDelayP99Ms)} |`;
     }),
     `| **fleet / raw** (goal ≥ 0.9) · **fleet / fleet batch 1** (goal ≥ 1.4) | **${x(i.ratioVsRaw)}** · **${x(i.ratioVsBatch1)}** | | | | | ${x(i.inferenceOnlyRatioVsRaw)} | |`,
+    '',
+    'The incident\'s families, raw (toy weights in export-shaped graphs: the figures are the pipeline\'s and these graphs\', not a real model\'s):',
+    '',
+    '| model | family | size | batch | steps | ms per step per MP | images/s |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...report.modelSteps.map((m) => `| ${m.model} | ${m.family} ${m.precision} | ${m.sizePx}² | ${m.batch} | ${m.steps} | ${m.msPerStepPerMegapixel} | ${m.imagesPerSec} |`),
     '',
     `**3. Incident scenario** (${s.gpus} simulated 8 GiB GPUs, one FleetWorker each, in both configurations; ` +
       `after placement: ${s.placement.map((p, gpu) => `GPU${gpu} ${describePlacement(p)}`).join(', ')}; ` +

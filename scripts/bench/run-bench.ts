@@ -5,11 +5,11 @@
 // --gpus N (simulated GPUs in the scenario, default 2), --placement 'flash,typography,upscale;large' (the after
 // configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts),
 // --seconds N (the scenario's sustained phase, real-time equivalent) and --time-scale X (its speed-up).
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildModels } from '../build-models.js';
 import { describeMachine, evaluateGoals, gitCommit, toMarkdown, writeResults, type BenchReport } from './bench-report.js';
 import { runInferenceBench } from './inference-bench.js';
+import { runModelStepBench } from './model-step-bench.js';
 import { runOverheadBench } from './overhead-bench.js';
 import { parsePlacement, runScenarioBench } from './scenario-bench.js';
 
@@ -58,12 +58,11 @@ async function main(): Promise<void> {
   const only = new Set((values.only ?? values.section ?? 'overhead,inference,scenario').split(',').map((s) => s.trim()));
   const startedAt = new Date();
   const started = performance.now();
-  if (!existsSync(`${values.models}/flash-v1/manifest.json`)) {
-    log('building the local ONNX models (first run)');
-    await buildModels({ outDir: values.models });
-  }
+  // Idempotent: models already built by this builder version are skipped.
+  await buildModels({ outDir: values.models });
   const overhead = only.has('overhead') ? await runOverheadBench({ ...settings.overhead, modelsDir: values.models, log }) : undefined;
   const inference = only.has('inference') ? await runInferenceBench({ ...settings.inference, modelsDir: values.models, log }) : undefined;
+  const modelSteps = only.has('inference') ? await runModelStepBench({ modelsDir: values.models, rounds: mode === 'quick' ? 2 : 3, log }) : undefined;
   const placement = values.placement === undefined ? undefined : parsePlacement(values.placement);
   const gpus = placement?.length ?? Number(values.gpus);
   const scenario = only.has('scenario')
@@ -79,8 +78,8 @@ async function main(): Promise<void> {
       })
     : undefined;
   const durationS = (performance.now() - started) / 1000;
-  if (!overhead || !inference || !scenario) {
-    stdoutWrite(`${JSON.stringify({ mode, durationS, overhead, inference, scenario }, null, values.json ? undefined : 2)}\n`);
+  if (!overhead || !inference || !modelSteps || !scenario) {
+    stdoutWrite(`${JSON.stringify({ mode, durationS, overhead, inference, modelSteps, scenario }, null, values.json ? undefined : 2)}\n`);
     return;
   }
   const report: BenchReport = {
@@ -91,6 +90,7 @@ async function main(): Promise<void> {
     machine: describeMachine(),
     overhead,
     inference,
+    modelSteps,
     scenario,
     goals: evaluateGoals({ overhead, inference, scenario }),
   };

@@ -81,11 +81,21 @@ export const ORACLE_EXPORTS: OracleExport[] = [
     guidance: [1, 3],
   },
   {
+    name: 'sd-turbo-fp32',
+    label: 'SD-Turbo (Euler trailing, 1 step), Optimum ≤ 1.23, fp32',
+    spec: oracle({ family: 'sd', pipelineClass: 'StableDiffusionPipeline', exporter: 'optimum-1.23', precision: 'fp32', scheduler: TURBO_EULER, prediction: 'epsilon', sampleSize: 64, vaeScalingFactor: 0.18215 }),
+    size: 256,
+    steps: 1,
+    guidance: [0, 3],
+  },
+  {
     name: 'sd-turbo-fp16',
     label: 'SD-Turbo (Euler trailing, 1 step, no guidance), Optimum fp16',
     spec: oracle({ family: 'sd', pipelineClass: 'StableDiffusionPipeline', exporter: 'optimum', precision: 'fp16', scheduler: TURBO_EULER, prediction: 'epsilon', sampleSize: 64, vaeScalingFactor: 0.18215 }),
     size: 256,
     steps: 1,
+    // Guided, one step from σ_max multiplies the float16 rounding of both predictions by σ and the scale: up to
+    // 5/255 off, as in any fp16 export. Turbo models run unguided; the fp32 row covers the guided path.
     guidance: [0],
   },
   {
@@ -127,6 +137,14 @@ export const ORACLE_EXPORTS: OracleExport[] = [
     size: 512,
     steps: 2,
     guidance: [0, 3],
+  },
+  {
+    name: 'sdxl-mixed',
+    label: 'SDXL with fp16 encoders and UNet, fp32 VAE decoder (mixed, as ORT keeps it)',
+    spec: oracle({ family: 'sdxl', pipelineClass: 'StableDiffusionXLPipeline', exporter: 'optimum', precision: 'fp16', vaePrecision: 'fp32', scheduler: SDXL_EULER, prediction: 'epsilon', sampleSize: 128, vaeScalingFactor: 0.13025 }),
+    size: 512,
+    steps: 2,
+    guidance: [1, 3],
   },
   {
     name: 'sd3-optimum-fp32',

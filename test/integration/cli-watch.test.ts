@@ -53,7 +53,8 @@ describe('fleet watch in a detached 80×24 tmux session', { skip: hasTmux ? fals
     await waitUntil('watch to draw a frame with a completed job', () => {
       pane = tmux('capture-pane', '-p', '-t', 'watch').stdout;
       return /^flash\s+ok\s+\d+\s+\d+\s+\d+\s+\d+\s+[1-9]/m.test(pane);
-    }, 20_000, 250);
+      // The worker loads its models before the first job completes: on a loaded 2-core machine, tens of seconds.
+    }, 60_000, 250);
     await new Promise((r) => setTimeout(r, 1500));
     pane = tmux('capture-pane', '-p', '-t', 'watch').stdout;
     t.diagnostic(`captured pane:\n${pane}`);

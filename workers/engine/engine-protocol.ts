@@ -13,11 +13,18 @@ export interface EngineThreadData {
   guard: SharedArrayBuffer;
 }
 
-/** A tensor on the wire: its data is a typed array whose buffer is transferred, not copied. */
+/** A tensor on the wire: its data is a typed array whose buffer is transferred (or shared), not copied. */
 export interface WireTensor {
   type: ort.Tensor.Type;
   dims: readonly number[];
   data: ort.Tensor.DataType;
+  /** Keep this feed in the thread under this id: the main thread will refer to it by {@link WireFeedRef}. */
+  keepAs?: number;
+}
+
+/** A feed the thread already holds (a prompt's conditioning, fed at every denoising step of a batch). */
+export interface WireFeedRef {
+  ref: number;
 }
 
 /** An error on the wire: structured cloning keeps neither `code` nor `cause`, so they travel as fields. */
@@ -32,7 +39,7 @@ export interface WireError {
 
 export type EngineRequest =
   | { op: 'create'; id: number; modelPath: string }
-  | { op: 'run'; id: number; sessionId: number; feeds: Record<string, WireTensor>; fetches?: string[] }
+  | { op: 'run'; id: number; sessionId: number; feeds: Record<string, WireTensor | WireFeedRef>; fetches?: string[]; forget?: number[] }
   | { op: 'release'; id: number; sessionId: number }
   /** Test hook: the thread dies by itself, between onnxruntime calls (`exit`: process.exit; `throw`: an uncaught error). */
   | { op: 'die'; id: number; how: 'exit' | 'throw' };
@@ -86,11 +93,20 @@ function isTypedArray(data: unknown): data is Exclude<ort.Tensor.DataType, strin
 export function toWireTensor(tensor: ort.Tensor, copy: boolean, transfer: ArrayBuffer[]): WireTensor {
   const data = tensor.data;
   if (!isTypedArray(data)) return { type: tensor.type, dims: tensor.dims, data };
+  // Shared memory crosses as it is: no copy on the main thread (the thread copies it out: onnxruntime refuses it).
+  if (data.buffer instanceof SharedArrayBuffer) return { type: tensor.type, dims: tensor.dims, data };
   const own = copy || data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength ? data.slice() : data;
   transfer.push(own.buffer as ArrayBuffer);
   return { type: tensor.type, dims: tensor.dims, data: own };
 }
 
 export function fromWireTensor(wire: WireTensor): ort.Tensor {
-  return new ort.Tensor(wire.type, wire.data as never, wire.dims);
+  const data = wire.data;
+  const own = ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer ? (data as Exclude<ort.Tensor.DataType, string[]>).slice() : data;
+  return new ort.Tensor(wire.type, own as never, wire.dims);
+}
+
+/** A typed array in shared memory, for big feeds the engine reads at every step without a copy on the main thread. */
+export function sharedFloat32Array(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT));
 }

@@ -2,7 +2,8 @@
 // thread for the whole graph) never holds the main thread's event loop. See `InferenceEngine`.
 import { parentPort, workerData } from 'node:worker_threads';
 import { FleetError } from '../../contract/errors.js';
-import { fromWireTensor, toWireError, toWireTensor, type EngineReply, type EngineRequest, type EngineThreadData, type WireTensor } from './engine-protocol.js';
+import type ort from 'onnxruntime-node';
+import { fromWireTensor, toWireError, toWireTensor, type EngineReply, type EngineRequest, type EngineThreadData, type WireFeedRef, type WireTensor } from './engine-protocol.js';
 import { NativeCallGuard } from './native-call-guard.js';
 import { isCudaAvailable, OnnxSessionFactory, type ExecutionProviderName, type ModelSession } from './onnx-session-factory.js';
 
@@ -16,6 +17,28 @@ const closed = () => new FleetError('E_SHUTDOWN', 'the inference engine is closi
 let lastProvider: { provider: ExecutionProviderName; fallbackReason: unknown } | undefined;
 const factory = new OnnxSessionFactory({ ...data.factory, onProvider: (provider, _path, fallbackReason) => (lastProvider = { provider, fallbackReason }) });
 const sessions = new Map<number, ModelSession>();
+/**
+ * Feeds the main thread keeps referring to (by id), least recently used first: a batch's conditioning, converted
+ * once (the float16 boundary caches by tensor) instead of at every step. Capped so forgotten ids cannot pile up.
+ */
+const keptFeeds = new Map<number, ort.Tensor>();
+const KEPT_FEEDS_MAX = 32;
+
+function feedFrom(wire: WireTensor | WireFeedRef): ort.Tensor {
+  if ('ref' in wire) {
+    const kept = keptFeeds.get(wire.ref);
+    if (kept === undefined) throw new FleetError('E_INTERNAL', `engine feed ${wire.ref} is not kept (evicted?)`);
+    keptFeeds.delete(wire.ref);
+    keptFeeds.set(wire.ref, kept);
+    return kept;
+  }
+  const tensor = fromWireTensor(wire);
+  if (wire.keepAs !== undefined) {
+    keptFeeds.set(wire.keepAs, tensor);
+    while (keptFeeds.size > KEPT_FEEDS_MAX) keptFeeds.delete(keptFeeds.keys().next().value!);
+  }
+  return tensor;
+}
 let nextSessionId = 1;
 
 function reply(message: EngineReply, transfer: ArrayBuffer[] = []): void {
@@ -49,7 +72,8 @@ async function handle(request: EngineRequest): Promise<void> {
       case 'run': {
         const session = sessions.get(request.sessionId);
         if (session === undefined) throw new FleetError('E_INTERNAL', `engine session ${request.sessionId} is not open (released?)`);
-        const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, tensor]) => [name, fromWireTensor(tensor)]));
+        for (const id of request.forget ?? []) keptFeeds.delete(id);
+        const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, tensor]) => [name, feedFrom(tensor)]));
         const results = await guard.around(() => session.run(feeds, request.fetches), closed);
         const transfer: ArrayBuffer[] = [];
         const outputs: Record<string, WireTensor> = {};

@@ -9,6 +9,7 @@ import {
   type EngineReply,
   type EngineRequest,
   type EngineThreadData,
+  type WireFeedRef,
   type WireTensor,
 } from './engine-protocol.js';
 import { NativeCallGuard } from './native-call-guard.js';
@@ -185,6 +186,15 @@ export class InferenceEngine {
   private restartCount = 0;
   private closed = false;
   private readonly retiring = new Set<Promise<void>>();
+  /**
+   * Feeds seen before, by tensor: fed a second time (a batch's conditioning, at every denoising step), a tensor is
+   * kept in the thread, and from then on only its id crosses. Per-step tensors are fed once and never kept.
+   */
+  private readonly seenFeeds = new WeakMap<ort.Tensor, { generation: number; keptAs?: number }>();
+  private nextFeedId = 1;
+  /** Ids of kept feeds whose tensor was collected here: the thread drops them with the next run. */
+  private readonly forgotten: number[] = [];
+  private readonly feedRegistry = new FinalizationRegistry<number>((id) => this.forgotten.push(id));
 
   constructor(options: InferenceEngineOptions = {}) {
     this.options = { ...INFERENCE_ENGINE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
@@ -227,12 +237,26 @@ export class InferenceEngine {
   async run(session: Pick<OpenedSession, 'generation' | 'sessionId'>, feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
     const thread = this.threadOf(session.generation);
     const transfer: ArrayBuffer[] = [];
-    const wire: Record<string, WireTensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) wire[name] = toWireTensor(tensor, true, transfer);
-    const { outputs } = await thread.request<{ outputs: Record<string, WireTensor> }>({ op: 'run', sessionId: session.sessionId, feeds: wire, ...(fetches === undefined ? {} : { fetches: [...fetches] }) }, transfer);
+    const wire: Record<string, WireTensor | WireFeedRef> = {};
+    for (const [name, tensor] of Object.entries(feeds)) wire[name] = this.feedToWire(tensor, thread.generation, transfer);
+    const forget = this.forgotten.splice(0);
+    const request = { op: 'run' as const, sessionId: session.sessionId, feeds: wire, ...(fetches === undefined ? {} : { fetches: [...fetches] }), ...(forget.length === 0 ? {} : { forget }) };
+    const { outputs } = await thread.request<{ outputs: Record<string, WireTensor> }>(request, transfer);
     const results: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(outputs)) results[name] = fromWireTensor(tensor);
     return results;
+  }
+
+  private feedToWire(tensor: ort.Tensor, generation: number, transfer: ArrayBuffer[]): WireTensor | WireFeedRef {
+    const seen = this.seenFeeds.get(tensor);
+    if (seen !== undefined && seen.generation === generation) {
+      if (seen.keptAs !== undefined) return { ref: seen.keptAs };
+      seen.keptAs = this.nextFeedId++;
+      this.feedRegistry.register(tensor, seen.keptAs);
+      return { ...toWireTensor(tensor, true, transfer), keepAs: seen.keptAs };
+    }
+    this.seenFeeds.set(tensor, { generation });
+    return toWireTensor(tensor, true, transfer);
   }
 
   /** Frees a session; one whose thread is gone went with it. */

@@ -141,13 +141,29 @@ function describe(metadata: readonly ort.InferenceSession.ValueMetadata[], names
   });
 }
 
+/** onnxruntime-node refuses typed arrays in shared memory (the engine's conditioning feeds): copy those out. */
+function unshared(feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  let out: Record<string, ort.Tensor> | undefined;
+  for (const [name, tensor] of Object.entries(feeds)) {
+    const data = tensor.data;
+    if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
+      out ??= { ...feeds };
+      out[name] = new ort.Tensor(tensor.type, (data as Float32Array).slice() as never, tensor.dims);
+    }
+  }
+  return out ?? feeds;
+}
+
 function adapt(session: RuntimeSession, modelPath: string, executionProvider: ExecutionProviderName): ModelSession {
   return withFloat32Boundary({
     modelPath,
     executionProvider,
     inputs: describe(session.inputMetadata, session.inputNames),
     outputs: describe(session.outputMetadata, session.outputNames),
-    run: (feeds, fetches) => (fetches === undefined ? session.run(feeds) : session.run(feeds, [...fetches])) as Promise<Record<string, ort.Tensor>>,
+    run: (feeds, fetches) => {
+      const owned = unshared(feeds);
+      return (fetches === undefined ? session.run(owned) : session.run(owned, [...fetches])) as Promise<Record<string, ort.Tensor>>;
+    },
     release: () => session.release(),
   });
 }

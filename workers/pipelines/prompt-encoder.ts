@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { DiffusionModel, TextEncoderPart } from '../models/model-description.js';
+import { sharedFloat32Array } from '../engine/engine-protocol.js';
 import type { ModelSession } from '../engine/onnx-session-factory.js';
 import type { PromptTokenizer } from './clip-tokenizer.js';
 import { runForFloatOutputs } from './run-session.js';
@@ -53,7 +54,7 @@ async function encodePart(encoder: LoadedTextEncoder, texts: readonly string[]):
 /** Concatenates [rows, seq, a] and [rows, seq, b] along the last axis, then zero-pads it to `width`. */
 function concatFeatures(parts: readonly EncodedPart[], rows: number, width: number): Float32Array {
   const sequence = parts[0]!.sequence;
-  const out = new Float32Array(rows * sequence * width);
+  const out = sharedFloat32Array(rows * sequence * width);
   for (let r = 0; r < rows; r++) {
     for (let s = 0; s < sequence; s++) {
       let offset = (r * sequence + s) * width;
@@ -109,7 +110,8 @@ export async function encodePrompts(model: DiffusionModel, encoders: readonly Lo
   const t5 = t5Encoder === undefined ? undefined : await encodePart(t5Encoder, texts);
   const t5Sequence = t5?.sequence ?? model.textEncoders.find((t) => t.kind === 't5')?.sequenceLength ?? 256;
   const sequence = clipSequence + t5Sequence;
-  const context = new Float32Array(rows * sequence * joint);
+  // Fed at every step: in shared memory, so the engine reads it without a copy on the main thread.
+  const context = sharedFloat32Array(rows * sequence * joint);
   for (let r = 0; r < rows; r++) {
     context.set(clipStates.subarray(r * clipSequence * joint, (r + 1) * clipSequence * joint), r * sequence * joint);
     if (t5 !== undefined) context.set(t5.states.subarray(r * t5Sequence * joint, (r + 1) * t5Sequence * joint), (r * sequence + clipSequence) * joint);
@@ -131,7 +133,7 @@ export function zeroConditioning(like: PromptConditioning, rows: number): Prompt
 
 /** Rows of `a` then rows of `b` (diffusers' `cat([negative, positive])`). */
 export function stackConditioning(a: PromptConditioning, b: PromptConditioning): PromptConditioning {
-  const context = new Float32Array(a.context.length + b.context.length);
+  const context = sharedFloat32Array(a.context.length + b.context.length);
   context.set(a.context, 0);
   context.set(b.context, a.context.length);
   let pooled: Float32Array | undefined;

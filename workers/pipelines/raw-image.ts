@@ -17,14 +17,14 @@ export function tensorToRawImages(data: Float32Array, count: number, width: numb
   const [scale, offset] = range === 'minus-one-to-one' ? [127.5, 1] : [255, 0];
   const images: RawImage[] = [];
   for (let n = 0; n < count; n++) {
+    // A clamped view rounds and clamps on assignment, in native code: a 1024² image is millions of stores on the
+    // main thread. It rounds halves to even (Math.round rounds them up): the same bytes for the same input.
     const pixels = new Uint8Array(plane * 3);
+    const clamped = new Uint8ClampedArray(pixels.buffer);
     const base = n * 3 * plane;
     for (let c = 0; c < 3; c++) {
       const channel = base + c * plane;
-      for (let p = 0; p < plane; p++) {
-        const v = Math.round((data[channel + p]! + offset) * scale);
-        pixels[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
-      }
+      for (let p = 0, o = c; p < plane; p++, o += 3) clamped[o] = (data[channel + p]! + offset) * scale;
     }
     images.push({ pixels, width, height, channels: 3 });
   }

@@ -20,6 +20,8 @@ export interface ExportSpec {
   pipelineClass: string;
   exporter: ExporterStyle;
   precision: 'fp32' | 'fp16';
+  /** The VAE decoder's own precision, when it differs (ORT's optimiser keeps SDXL's at fp32). @default `precision` */
+  vaePrecision?: 'fp32' | 'fp16';
   /** `scheduler/scheduler_config.json`, written as given. */
   scheduler: Record<string, unknown>;
   /** What the denoiser predicts; must agree with the scheduler config's `prediction_type` (flow for SD3). */

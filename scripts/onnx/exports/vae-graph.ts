@@ -17,7 +17,7 @@ function dims(spec: ExportSpec): { latent: Dim[]; image: Dim[] } {
 
 export function buildVaeDecoderGraph(spec: ExportSpec): Uint8Array {
   const g = new OnnxGraphBuilder('vae_decoder');
-  const float = floatType(spec);
+  const float = floatType({ ...spec, precision: spec.vaePrecision ?? spec.precision });
   const c = latentChannels(spec);
   const shape = dims(spec);
   g.input('latent_sample', float, shape.latent);
