@@ -149,6 +149,8 @@ export class FleetWorker {
     if (Object.keys(models).length === 0) {
       throw new FleetError('E_MODEL_LOAD', `no models in ${options.modelsDir}: build the local ones with npm run build:models, or point --models at your exports`);
     }
+    const served = await Promise.all(Object.keys(models).map((name) => repository.describe(name)));
+    metrics.startAtZero(served, [...options.lanes, ...options.overflowLanes]);
     const budgetBytes = this.device.budgetBytes(options.vramBytes, options.vramMarginBytes, NOMINAL_VRAM_BYTES);
     this.budgetBytes = budgetBytes;
     // An overflow lane takes one job at a time: nothing prefetched, so what it does not run stays in Redis.

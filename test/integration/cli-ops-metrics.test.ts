@@ -116,7 +116,8 @@ describe('ops/: the Grafana dashboard and Prometheus alerts use only metrics a r
     for (const lane of LANES) {
       const slo = rules.find((r) => r.alert === 'FleetLaneP95OverSlo' && r.expr.includes(`lane="${lane}"`));
       assert.ok(slo, `no p95 SLO alert for ${lane}`);
-      assert.equal(Number(/>\s*([\d.]+)\s*$/.exec(slo.expr)?.[1]), LANE_BATCHING_DEFAULTS[lane].sloMs / 1000, `${lane} SLO threshold`);
+      assert.equal(Number(/\)\)\)\s*>\s*([\d.]+)/.exec(slo.expr)?.[1]), LANE_BATCHING_DEFAULTS[lane].sloMs / 1000, `${lane} SLO threshold`);
+      assert.match(slo.expr, /increase\(fleet_jobs_completed_total\{lane="[a-z]+"\}\[5m\]\)\) >= 20$/, `${lane}: a traffic floor`);
       assert.ok(rules.find((r) => r.alert === 'FleetLaneWithoutWorker')!.expr.includes(`absent(fleet_worker_lane{lane="${lane}"})`));
     }
   });

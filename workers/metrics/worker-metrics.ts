@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { METRIC_PREFIX } from '../../contract/index.js';
+import { ERROR_CODES, METRIC_PREFIX } from '../../contract/index.js';
 import { BoundCounter, BoundHistogram } from './bound-metrics.js';
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.08, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60];
@@ -62,5 +62,20 @@ export class WorkerMetrics {
     this.textChecks = new Counter({ name: `${METRIC_PREFIX}text_checks_total`, help: 'Typography OCR checks: first_try_pass, final_pass, final_fail, unchecked', labelNames: ['result'], registers });
     this.queueDepth = new Gauge({ name: `${METRIC_PREFIX}queue_depth`, help: 'Jobs per lane and state, as this worker last read them', labelNames: ['lane', 'state'], registers });
     this.workerLanes = new Gauge({ name: `${METRIC_PREFIX}worker_lane`, help: '1 for each lane this worker drains', labelNames: ['lane'], registers });
+  }
+
+  /**
+   * Creates the label sets known in advance at 0: OOMs per model, failures per lane, model and catalogue code.
+   * A counter that first appears at 1 is invisible to `increase()` and `rate()`, so the first OOM of a model or the
+   * first failure of a code would page nobody and show on no chart.
+   */
+  startAtZero(models: ReadonlyArray<{ name: string; lanes: readonly string[] }>, lanes: readonly string[]): void {
+    for (const model of models) {
+      this.oom.labels({ model: model.name }).inc(0);
+      for (const lane of lanes) {
+        if (!model.lanes.includes(lane)) continue;
+        for (const code of Object.keys(ERROR_CODES)) this.failed.labels({ lane, model: model.name, code }).inc(0);
+      }
+    }
   }
 }
