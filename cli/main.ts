@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CommandFailure } from './common-options.js';
+import { boardCommand } from './commands/board-command.js';
 import { drainCommand, resumeCommand } from './commands/drain-command.js';
 import { enqueueCommand } from './commands/enqueue-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
@@ -33,6 +34,7 @@ for (const command of [
   jobsCommand(),
   modelsCommand(),
   policyCommand(),
+  boardCommand(),
 ]) {
   program.addCommand(command);
 }
