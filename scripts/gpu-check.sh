@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh [--gpu N] [--models DIR] [--images N] [--rounds N]
-# For a person with a CUDA machine, after `npm install --onnxruntime-node-install=cuda12`: the provider each model
+# For a person with a CUDA machine, after `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install --allow-scripts=onnxruntime-node`: the provider each model
 # runs on, images/s of the raw onnxruntime loop against the fleet at batch 1 and 4, the peak of the device's
 # memory against the worker's budget, and the event-loop delay of each. Needs the Redis at REDIS_URL. Without an
 # NVIDIA driver or without onnxruntime-node's CUDA provider it says so and exits 2. See README "Workers".

@@ -33,8 +33,8 @@ const GiB = 1024 ** 3;
 if (!isCudaAvailable()) {
   console.error(
     'gpu-check: this onnxruntime-node has no usable CUDA provider, so there is nothing to check here.\n' +
-      'On a Linux x64 host with an NVIDIA driver and CUDA 12: npm install --onnxruntime-node-install=cuda12 (the\n' +
-      "project's .npmrc skips that download by default), then run scripts/gpu-check.sh again.",
+      'On a Linux x64 host with an NVIDIA driver and CUDA 12: ONNXRUNTIME_NODE_INSTALL=cuda12 npm install --allow-scripts=onnxruntime-node\n' +
+      "(package.json's allowScripts skips that download by default), then run scripts/gpu-check.sh again.",
   );
   process.exit(2);
 }

@@ -13,5 +13,5 @@ test('gpu-check exits 2 with a clear message where there is no NVIDIA driver or 
   assert.match(script.stderr, /gpu-check: (nvidia-smi is not on the PATH|this onnxruntime-node has no usable CUDA provider)/);
   const direct = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/gpu-check.ts'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(direct.status, 2, direct.stderr);
-  assert.match(direct.stderr, /no usable CUDA provider[\s\S]*npm install --onnxruntime-node-install=cuda12/);
+  assert.match(direct.stderr, /no usable CUDA provider[\s\S]*ONNXRUNTIME_NODE_INSTALL=cuda12 npm install --allow-scripts=onnxruntime-node/);
 });

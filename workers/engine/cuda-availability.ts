@@ -6,7 +6,7 @@ import ort from 'onnxruntime-node';
 /**
  * Whether the CUDA execution provider can be tried here: this onnxruntime-node build lists it and its provider
  * library was installed next to the binding (onnxruntime-node downloads it only with
- * `--onnxruntime-node-install=cuda12`, on Linux x64). A true answer is still confirmed by creating a session; a
+ * `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install --allow-scripts=onnxruntime-node`, on Linux x64). A true answer is still confirmed by creating a session; a
  * false one saves a noisy failed attempt.
  */
 export function isCudaAvailable(): boolean {

@@ -34,7 +34,7 @@ export function planDevice({ gpu, allowCpu, cudaAvailable }: DevicePlanInput): D
   if (!allowCpu) {
     throw new FleetError(
       'E_DEVICE_UNAVAILABLE',
-      `--gpu ${gpu} asked for CUDA, but this onnxruntime-node has no usable CUDA provider (install it with npm install --onnxruntime-node-install=cuda12 on a CUDA 12 host); ` +
+      `--gpu ${gpu} asked for CUDA, but this onnxruntime-node has no usable CUDA provider (install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm install --allow-scripts=onnxruntime-node on a CUDA 12 host); ` +
         'pass --allow-cpu to run this worker on the CPU instead',
     );
   }
