@@ -12,6 +12,7 @@ import type { InferenceOutput, RenderJob } from './consumer/render-job.js';
 import { TypographyTextStage } from './consumer/typography-text-stage.js';
 import { WorkerDevice } from './engine/worker-device.js';
 import { WorkerHeartbeat, type WorkerInfo } from './worker-heartbeat.js';
+import { describeServedModels, ModelCataloguePublisher } from './model-catalogue-publisher.js';
 import { WorkerLifecycle, type WorkerState } from './worker-lifecycle.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { NOMINAL_VRAM_BYTES, resolveFleetWorkerOptions, type FleetWorkerOptions, type ResolvedFleetWorkerOptions } from './worker-options.js';
@@ -45,6 +46,7 @@ export class FleetWorker {
   private runner: InferenceRunner | undefined;
   private recorder: LatencyRecorder | undefined;
   private heartbeat: WorkerHeartbeat | undefined;
+  private catalogue: ModelCataloguePublisher | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
   private budgetBytes: number | undefined;
   private starting: Promise<void> | undefined;
@@ -216,10 +218,13 @@ export class FleetWorker {
     this.depthTimer = setInterval(() => void this.pollDepths(), options.depthPollMs);
     this.depthTimer.unref();
     this.heartbeat = new WorkerHeartbeat(main, options.prefix, () => this.info());
+    this.catalogue = new ModelCataloguePublisher(main, options.prefix, options.workerId, await describeServedModels(repository, Object.keys(models), [...options.lanes, ...options.overflowLanes]));
+    this.checkNotStopped();
     // From the check above to here nothing awaits: a stop() cannot land between them.
     this.lifecycle.moveTo('running');
     for (const drain of this.drains) drain.consumer.start();
     this.heartbeat.start();
+    this.catalogue.start();
     log.info(
       {
         workerId: options.workerId,
@@ -276,6 +281,7 @@ export class FleetWorker {
     clearInterval(this.depthTimer);
     await settlesWithin(this.recorder?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(this.heartbeat?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
+    await settlesWithin(this.catalogue?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(Promise.all(this.drains.map((d) => d.consumer.forceClose())), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(Promise.all(this.drains.map((d) => d.depthQueue.close())), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(this.runner?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);

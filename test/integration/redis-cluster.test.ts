@@ -186,7 +186,7 @@ describe('the fleet on a 3-master Redis Cluster', { skip: redisServerInstalled()
     const prefix = testPrefix();
     let producer: Producer;
     before(async () => {
-      producer = createProducer({ redis: cluster.url, prefix, maxWaiting: { large: 2 }, depthCacheMs: 0, attempts: 1 });
+      producer = createProducer({ redis: cluster.url, prefix, maxWaiting: { large: 2 }, attempts: 1 });
       await producer.ready(10_000);
     });
     after(async () => {
