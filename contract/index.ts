@@ -14,3 +14,4 @@ export * from './log-redaction.js';
 export * from './model-catalogue.js';
 export * from './output-size.js';
 export * from './source-images.js';
+export * from './redis-outage-log.js';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { MicroBatcher, type Batch, type BatcherEvent, type ItemOutcome } from '../batching/index.js';
-import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, SECOND, type Lane, type RedisClient } from '../contract/index.js';
+import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, redactRedisUrl, RedisOutageLog, SECOND, type Lane, type RedisClient } from '../contract/index.js';
 import { Queue } from 'bullmq';
 import { InferenceRunner } from './engine/inference-runner.js';
 import type { InferenceEngine } from './engine/inference-engine.js';
@@ -49,6 +49,7 @@ export class FleetWorker {
   private catalogue: ModelCataloguePublisher | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
   private budgetBytes: number | undefined;
+  private outage: RedisOutageLog | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -210,6 +211,7 @@ export class FleetWorker {
         ...(!overflow && options.overflowLanes.length > 0 ? { onJobTaken: recheckOverflow } : {}),
       });
       const depthQueue = new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) });
+      depthQueue.on('error', () => {}); // its connection's errors are the outage log's; without a listener BullMQ prints them raw
       return { lane, overflow, consumer, depthQueue };
     });
     for (const lane of options.lanes) metrics.workerLanes.set({ lane }, 1);
@@ -308,7 +310,8 @@ export class FleetWorker {
 
   private connect(name: string): RedisClient {
     const connection = createRedisConnection(this.options.redisUrl, { role: 'worker', connectionName: name, ...(this.options.redisTls ? { tls: this.options.redisTls } : {}) });
-    connection.on('error', () => {});
+    this.outage ??= new RedisOutageLog(this.options.logger, redactRedisUrl(this.options.redisUrl));
+    this.outage.watch(connection);
     this.connections.push(connection);
     return connection;
   }

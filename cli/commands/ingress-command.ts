@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ConfigError, createLogger, createMetricsRegistry, readConfig, redactRedisUrl, type FleetConfig } from '../../contract/index.js';
+import { ConfigError, createLogger, createMetricsRegistry, readConfig, redactRedisUrl, RedisOutageLog, type FleetConfig } from '../../contract/index.js';
 import { AccessTokens, createIngress, createProducer } from '../../producer/index.js';
 import { createArtifactStore, storeSourceImageInspector } from '../../workers/index.js';
 import { integerOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
@@ -35,6 +35,7 @@ export async function startIngress(options: IngressCommandOptions) {
     sources: storeSourceImageInspector(store),
     ...(config.idSecret === undefined ? {} : { idSecret: config.idSecret }),
   });
+  new RedisOutageLog(logger, redactRedisUrl(options.redis)).watch(producer.redis);
   const registry = createMetricsRegistry({ role: 'ingress' });
   const app = createIngress({ producer, registry, logger, ...(tokens === undefined ? {} : { tokens }) });
   await app.listen({ host: options.host, port: options.port });
