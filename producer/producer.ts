@@ -105,7 +105,7 @@ export class Producer {
   async enqueue(input: unknown, options: EnqueueOptions = {}): Promise<EnqueueReceipt> {
     const request = parseGenerateRequest(input);
     options.authorize?.(request);
-    await this.withRedis('reading the active policy', async () => this.policy.start?.());
+    await this.withRedis('reading the active policy', async () => this.policy.start?.(), true);
     const sourceSize = await this.sourceSize(request);
     const decision = this.policy.current().evaluate(request, { sourceSize });
     const { lane, model } = decision;
