@@ -13,6 +13,10 @@ import { upCommand } from './commands/up-command.js';
 import { watchCommand } from './commands/watch-command.js';
 import { workerCommand } from './commands/worker-command.js';
 
+// The AWS SDK prints a multi-line notice on Node < 22 about its releases after January 2027 at the first S3 client;
+// an operator's stderr carries the fleet's own one-line errors. (The SDK reads this when a client is made.)
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /**
  * `fleet`: exit codes 0 ok, 1 failure, 2 usage (a bad option or environment value). Errors are one line on
  * stderr, `fleet: [E_CODE] message`, never a stack trace.
