@@ -70,7 +70,7 @@ describe('a misconfigured fleet stops at once with a clear message (exit 2)', ()
       [{ FLEET_PREFIX: 'a b' }, /FLEET_PREFIX/, [['status']]],
     ] as const) {
       for (const args of commands) {
-        const run = await runFleet(args, { env: { ...env } });
+        const run = await runFleet([...args], { env: { ...env } });
         assert.equal(run.code, 2, `${JSON.stringify(env)} fleet ${args.join(' ')}: ${run.stderr}`);
         assertOneLine(run, pattern, `${JSON.stringify(env)} fleet ${args.join(' ')}`);
       }
