@@ -11,20 +11,25 @@ export function describeRedisTarget(redis: string | RedisClient): string {
   return `redis://${redis.options.host ?? '127.0.0.1'}:${redis.options.port ?? 6379}`;
 }
 
+/** One `ready` listener per connection, shared by every caller waiting for it (an outage has many). */
+const nextReady = new WeakMap<RedisClient, Promise<void>>();
+
 /** Resolves true once `redis` is ready, false after `timeoutMs` (0: only if it is ready now). */
 export async function waitForConnection(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return true;
   if (timeoutMs <= 0 || redis.status === 'end') return false;
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    const onReady = () => finish(true);
-    const finish = (ready: boolean) => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      resolve(ready);
-    };
-    redis.on('ready', onReady);
-  });
+  let ready = nextReady.get(redis);
+  if (ready === undefined) {
+    ready = new Promise<void>((resolve) => redis.once('ready', () => resolve())).finally(() => nextReady.delete(redis));
+    nextReady.set(redis, ready);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([ready.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A connection-level failure (Redis away, hanging or failing over), as opposed to an error Redis answered with. */

@@ -29,6 +29,7 @@ import { LaneQueues } from './lane-queues.js';
 import { RedisModelCatalogue, type ModelCatalogueSource } from './model-catalogue-source.js';
 import { checkRequestAgainstModel } from './model-limits.js';
 import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
+import { withTimeout } from './with-timeout.js';
 
 /** Priority follows tier: BullMQ takes lower numbers first. */
 const TIER_PRIORITY = { enterprise: 1, pro: 2, free: 3 } as const;
@@ -384,16 +385,6 @@ export class Producer {
 
 function verdictKey(prefix: string, jobId: string): string {
   return fleetKey(prefix, 'never-enqueued', jobId);
-}
-
-/** `work`, or `onTimeout()` thrown after `ms`. */
-async function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Opens a producer. The connection is made in the background; calls wait for it (up to `connectTimeoutMs`). */

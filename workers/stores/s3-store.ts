@@ -78,15 +78,21 @@ export class S3Store implements ArtifactStore {
     return this.read(key, `bytes=0-${Math.max(0, maxBytes - 1)}`);
   }
 
-  /** HeadBucket: the bucket exists and these credentials reach it. */
+  /**
+   * HeadBucket at start: a bucket that does not exist, or that these credentials may not use, is a configuration
+   * error (E_STORE, the worker refuses to start). A bucket that only fails now (throttling, 5xx, the network after
+   * the store's retries) passes: jobs retry their writes, and a worker that refused to start would not.
+   * @throws FleetError E_STORE naming the bucket and why.
+   */
   async check(): Promise<void> {
     try {
       await this.withRetries('(bucket)', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
     } catch (error) {
       const cause = error instanceof FleetError ? error.cause : error;
       const status = statusOf(cause);
-      const why = status === 404 || isMissingBucket(cause) ? `bucket ${this.bucket} does not exist` : status === 403 ? `access to bucket ${this.bucket} is denied` : `bucket ${this.bucket} did not answer (${(cause as Error)?.name ?? 'error'})`;
-      throw new FleetError('E_STORE', `store ${this.description}: ${why}`, { cause: error });
+      if (status === 404 || isMissingBucket(cause)) throw new FleetError('E_STORE', `store ${this.description}: bucket ${this.bucket} does not exist`, { cause: error });
+      if (status === 403 || status === 401) throw new FleetError('E_STORE', `store ${this.description}: access to bucket ${this.bucket} is denied (${status})`, { cause: error });
+      if (status !== undefined && status >= 400 && status < 500 && status !== 429) throw new FleetError('E_STORE', `store ${this.description}: bucket ${this.bucket} answered ${status}`, { cause: error });
     }
   }
 
