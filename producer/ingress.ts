@@ -45,8 +45,8 @@ declare module 'fastify' {
   }
 }
 
-/** JSON must be UTF-8 (RFC 8259); a body that is not is refused instead of read with U+FFFD in it. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+/** JSON must be UTF-8 (RFC 8259); a body that is not is refused instead of read with U+FFFD in it. A BOM is kept, so JSON.parse refuses it as before. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The HTTP ingress: `POST /generate[?wait=S]`, `GET /jobs/:id`, `GET /healthz`, `GET /metrics`.
