@@ -23,7 +23,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '40' },
     workers: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
-    'drain-timeout': { type: 'string', default: '120' },
+    'drain-timeout': { type: 'string', default: '300' },
     'freeze-requests': { type: 'string', default: '500' },
     'skip-freeze': { type: 'boolean', default: false },
   },
