@@ -46,7 +46,8 @@ const tokenEntrySchema = z
 
 const tokensFileSchema = z.strictObject({ tokens: z.array(tokenEntrySchema).min(1) });
 
-interface TokenEntry extends AccessScope {
+interface TokenEntry {
+  scope: AccessScope;
   digest: Buffer;
 }
 
@@ -67,11 +68,8 @@ export class AccessTokens {
       if (names.has(t.name)) throw new ConfigError(`${source}.tokens.${i}.name: duplicate token name ${t.name}`, `${source}.tokens.${i}.name`);
       names.add(t.name);
       return {
-        name: t.name,
         digest: t.sha256 !== undefined ? Buffer.from(t.sha256, 'hex') : sha256(t.token!),
-        tiers: t.tiers === '*' ? [...TIERS] : t.tiers,
-        accounts: t.accounts === '*' ? ['*'] : t.accounts,
-        readAllJobs: t.readAllJobs,
+        scope: { name: t.name, tiers: t.tiers === '*' ? [...TIERS] : t.tiers, accounts: t.accounts === '*' ? ['*'] : t.accounts, readAllJobs: t.readAllJobs },
       };
     });
     return new AccessTokens(entries);
@@ -90,7 +88,7 @@ export class AccessTokens {
 
   /** The one all-powerful token of `FLEET_TOKEN`, named `default`: every tier, every account, every job. */
   static single(token: string): AccessTokens {
-    return new AccessTokens([{ name: 'default', digest: sha256(token), tiers: [...TIERS], accounts: ['*'], readAllJobs: true }]);
+    return new AccessTokens([{ digest: sha256(token), scope: { name: 'default', tiers: [...TIERS], accounts: ['*'], readAllJobs: true } }]);
   }
 
   /** The scopes of the token in an `Authorization: Bearer <token>` header, or undefined. Every entry is compared. */
@@ -99,7 +97,7 @@ export class AccessTokens {
     const digest = sha256(match?.[1] ?? '');
     let found: TokenEntry | undefined;
     for (const entry of this.entries) if (timingSafeEqual(entry.digest, digest) && match !== null) found ??= entry;
-    return found;
+    return found?.scope;
   }
 }
 

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { laneQueueName, laneQueuePrefix, type JobData, type JobResult } from '../../contract/index.js';
+import { laneQueueName, laneQueuePrefix, readConfig, type JobData, type JobResult } from '../../contract/index.js';
+import { ingressTokens } from '../../cli/commands/ingress-command.js';
 import { AccessTokens } from '../../producer/index.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { waitUntil } from '../helpers/fleet-cli.js';
@@ -164,6 +168,24 @@ describe('trust model: scoped tokens on real Redis', () => {
     } finally {
       await worker.close();
       connection.disconnect();
+    }
+  });
+
+  test('FLEET_TOKENS_FILE gives the ingress its scoped tokens; FLEET_TOKEN alone is one all-scopes token; both is E_CONFIG', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-tokens-'));
+    try {
+      const file = join(dir, 'tokens.json');
+      writeFileSync(file, JSON.stringify({ tokens: [{ name: 'editor', token: TOKENS.editor, tiers: ['pro'], accounts: ['acct-1'] }] }));
+      const fromFile = ingressTokens(readConfig({ FLEET_TOKENS_FILE: file }))!;
+      assert.deepEqual(fromFile.authenticate(`Bearer ${TOKENS.editor}`), { name: 'editor', tiers: ['pro'], accounts: ['acct-1'], readAllJobs: false });
+      assert.equal(fromFile.authenticate(`Bearer ${TOKENS.ops}`), undefined);
+      const single = ingressTokens(readConfig({ FLEET_TOKEN: 'one-token-for-everything' }))!;
+      assert.equal(single.authenticate('Bearer one-token-for-everything')?.readAllJobs, true);
+      assert.equal(ingressTokens(readConfig({})), undefined);
+      assert.throws(() => ingressTokens(readConfig({ FLEET_TOKENS_FILE: file, FLEET_TOKEN: 'x' })), (e: unknown) => (e as { code: string }).code === 'E_CONFIG');
+      assert.throws(() => ingressTokens(readConfig({ FLEET_TOKENS_FILE: join(dir, 'missing.json') })), (e: unknown) => (e as { code: string }).code === 'E_CONFIG');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
