@@ -35,7 +35,7 @@ export async function waitForConnection(redis: RedisClient, timeoutMs: number): 
 /** A connection-level failure (Redis away, hanging or failing over), as opposed to an error Redis answered with. */
 export function isConnectionError(error: unknown): boolean {
   const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? ''}`;
-  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING|ClusterAllFailed|refresh slots cache|startup nodes|Command timed out|Connection timeout/i.test(text);
+  return /Connection is closed|Stream isn't writeable|isn't ready|MaxRetriesPerRequest|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING|ClusterAllFailed|refresh slots cache|startup nodes|Command timed out|Connection timeout/i.test(text);
 }
 
 /**
@@ -43,7 +43,7 @@ export function isConnectionError(error: unknown): boolean {
  * never saw it, so nothing it would have done happened.
  */
 export function isUnsentCommandError(error: unknown): boolean {
-  return /Stream isn't writeable/i.test((error as Error)?.message ?? '');
+  return /Stream isn't writeable|Cluster isn't ready and enableOfflineQueue/i.test((error as Error)?.message ?? '');
 }
 
 /**

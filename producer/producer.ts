@@ -261,10 +261,13 @@ export class Producer {
         removeOnFail: { age: this.options.keepFailedSeconds },
       });
     } catch (error) {
-      if (isUnsentCommandError(error) || !isConnectionError(error)) {
-        // Never sent, or refused by Redis itself: nothing was added.
+      if (isUnsentCommandError(error)) {
         void releaseReservation(this.redis, queue, jobId).catch(() => {});
-        if (isUnsentCommandError(error)) throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
+        throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
+      }
+      if (!isConnectionError(error) && this.redis.status === 'ready') {
+        // Redis answered the add with an error of its own: nothing was added.
+        void releaseReservation(this.redis, queue, jobId).catch(() => {});
         throw error;
       }
       await this.settleUnknownAdd(data.lane, jobId, error);

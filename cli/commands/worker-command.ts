@@ -65,7 +65,10 @@ export async function startWorker(options: WorkerCommandOptions) {
     };
   } catch (error) {
     for (const close of opened.reverse()) await close().catch(() => {});
-    if (isConfigurationError(error)) throw new ConfigError(`the worker cannot start: ${(error as Error).message}`, undefined, { cause: error });
+    if (isConfigurationError(error)) {
+      const code = (error as { code?: unknown }).code;
+      throw new ConfigError(`the worker cannot start: ${typeof code === 'string' && code !== 'E_CONFIG' && /^E_/.test(code) ? `[${code}] ` : ''}${(error as Error).message}`, undefined, { cause: error });
+    }
     throw error;
   }
 }

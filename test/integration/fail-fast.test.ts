@@ -93,12 +93,12 @@ describe('a misconfigured fleet stops at once with a clear message (exit 2)', ()
     const prefix = testPrefix();
     const worker = await runFleet(['worker', '--prefix', prefix, '--store', 's3://fleet-missing/renders', '--models', MODELS_DIR, '--metrics-port', '0'], { env: s3Env(), timeoutMs: 60_000 });
     assert.equal(worker.code, 2, worker.stderr);
-    assertOneLine(worker, /\[E_CONFIG\] the worker cannot start: store s3:\/\/fleet-missing\/renders at .*: bucket fleet-missing does not exist/, 'fleet worker');
+    assertOneLine(worker, /\[E_CONFIG\] the worker cannot start: \[E_STORE\] store s3:\/\/fleet-missing\/renders at .*: bucket fleet-missing does not exist/, 'fleet worker');
 
     const started = Date.now();
     const up = await runFleet(['up', '--prefix', prefix, '--port', '0', '--metrics-port', '0', '--store', 's3://fleet-missing/renders', '--models', MODELS_DIR], { env: s3Env(), timeoutMs: 90_000 });
     assert.equal(up.code, 2, up.stderr);
-    assert.match(up.stderr, /fleet up: worker 0 cannot start: \[E_CONFIG\] the worker cannot start: store .*bucket fleet-missing does not exist/);
+    assert.match(up.stderr, /fleet up: worker 0 cannot start: \[E_CONFIG\] the worker cannot start: \[E_STORE\] store .*bucket fleet-missing does not exist/);
     assert.ok(!/^\s+at /m.test(up.stderr), up.stderr);
     assert.equal((up.stderr.match(/bucket fleet-missing does not exist/g) ?? []).length, 2, 'the worker was started more than once (once in its own line, once in fleet up\'s)');
     assert.ok(Date.now() - started < 60_000);
