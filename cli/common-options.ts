@@ -48,3 +48,6 @@ export function numberOption(name: string, min: number, max: number) {
 
 /** A failure the CLI reports in one line and exits 1 for. */
 export class CommandFailure extends Error {}
+
+/** A bad option value found after parsing (a folder that does not exist, a port in use): one line, exit 2. */
+export class UsageError extends Error {}

@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.js';
 import type { RedisTlsSettings } from './redis-connection.js';
 
 /**
@@ -25,8 +26,21 @@ export interface FleetConfig {
   ingressPort: number;
   /** Bind address of a worker's `/metrics` server. Env `FLEET_METRICS_HOST`. @default '127.0.0.1' (loopback unless told otherwise) */
   metricsHost: string;
-  /** Optional bearer token the ingress requires. Env `FLEET_TOKEN`. @default undefined (no token) */
+  /**
+   * One bearer token the ingress requires, with every scope (any tier, any account, every job). Env `FLEET_TOKEN`.
+   * Scoped tokens go in `tokensFile` instead. @default undefined (no token)
+   */
   ingressToken: string | undefined;
+  /**
+   * A JSON file of scoped ingress tokens (see `producer/access-tokens.ts`: each token's name, the tiers it may
+   * claim, the accounts it may act for, whether it may read every job). Env `FLEET_TOKENS_FILE`. @default undefined
+   */
+  tokensFile: string | undefined;
+  /**
+   * The secret job ids derived from idempotency keys are keyed with (HMAC-SHA256), shared by every ingress.
+   * Env `FLEET_ID_SECRET`. @default undefined: one is made on first use and kept in Redis (`<prefix>:id-secret`)
+   */
+  idSecret: string | undefined;
   /** Where models live. Env `FLEET_MODELS`. @default './models' */
   modelsDir: string;
   /** pino level. Env `LOG_LEVEL`. @default 'info' */
@@ -46,19 +60,32 @@ export const CONFIG_DEFAULTS = {
   ingressPort: 8080,
   metricsHost: '127.0.0.1',
   ingressToken: undefined,
+  tokensFile: undefined,
+  idSecret: undefined,
   modelsDir: './models',
   logLevel: 'info',
   s3Endpoint: undefined,
   s3Region: 'us-east-1',
 } satisfies FleetConfig;
 
+/**
+ * The configuration from the environment.
+ * @throws ConfigError (`E_CONFIG`) naming the variable and what it must be, for a value that cannot be used.
+ */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
-  const port = env.FLEET_PORT === undefined ? CONFIG_DEFAULTS.ingressPort : Number(env.FLEET_PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`FLEET_PORT must be an integer 0–65535, got ${env.FLEET_PORT}`);
+  const port = env.FLEET_PORT === undefined || env.FLEET_PORT === '' ? CONFIG_DEFAULTS.ingressPort : Number(env.FLEET_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || !/^\s*\d*\s*$/.test(env.FLEET_PORT ?? '')) {
+    throw new ConfigError(`FLEET_PORT must be an integer 0–65535, got ${JSON.stringify(env.FLEET_PORT)}`, 'FLEET_PORT');
   }
   const prefix = env.FLEET_PREFIX || CONFIG_DEFAULTS.prefix;
-  assertPrefix(prefix);
+  try {
+    assertPrefix(prefix);
+  } catch (error) {
+    throw new ConfigError(`FLEET_PREFIX: ${(error as Error).message}`, 'FLEET_PREFIX');
+  }
+  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`, 'LOG_LEVEL');
+  }
   return {
     redisUrl: env.REDIS_URL || CONFIG_DEFAULTS.redisUrl,
     redisTls: {
@@ -71,12 +98,17 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     ingressPort: port,
     metricsHost: env.FLEET_METRICS_HOST || CONFIG_DEFAULTS.metricsHost,
     ingressToken: env.FLEET_TOKEN || undefined,
+    tokensFile: env.FLEET_TOKENS_FILE || undefined,
+    idSecret: env.FLEET_ID_SECRET || undefined,
     modelsDir: env.FLEET_MODELS || CONFIG_DEFAULTS.modelsDir,
     logLevel: env.LOG_LEVEL || CONFIG_DEFAULTS.logLevel,
     s3Endpoint: env.FLEET_S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
     s3Region: env.AWS_REGION || env.AWS_DEFAULT_REGION || CONFIG_DEFAULTS.s3Region,
   };
 }
+
+/** pino's levels. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());

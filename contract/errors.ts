@@ -52,6 +52,31 @@ export const ERROR_CODES = {
   E_DEVICE_UNAVAILABLE: { httpStatus: 500, retryable: false },
   /** Anything unexpected. */
   E_INTERNAL: { httpStatus: 500, retryable: true },
+
+  // The edge contract and the trust model (issues 17 and 18).
+  /**
+   * A configuration value (an environment variable, a CLI option, a tokens file) is invalid: the process
+   * refuses to start (the CLI exits 2) and a supervisor must not restart it.
+   */
+  E_CONFIG: { httpStatus: 500, retryable: false },
+  /** The caller's token may not do this (claim that tier, act for that account, read that job). HTTP 403. */
+  E_FORBIDDEN: { httpStatus: 403, retryable: false },
+  /** The idempotency key was used before with a different request; nothing was enqueued. HTTP 409. */
+  E_IDEMPOTENCY_CONFLICT: { httpStatus: 409, retryable: false },
+  /**
+   * The add was sent to Redis but Redis did not answer in time, so whether the job exists is not known. The
+   * body carries the job's `id` and `statusUrl`: poll it (200: enqueued; 404 once `decidedBy` has passed: never
+   * enqueued). Not retryable blindly: a retry without an idempotency key could enqueue the job twice. HTTP 504.
+   */
+  E_OUTCOME_UNKNOWN: { httpStatus: 504, retryable: false },
+  /** The client did not send its whole request (headers and body) in time. HTTP 408. */
+  E_REQUEST_TIMEOUT: { httpStatus: 408, retryable: true },
+  /** The request's headers are over the server's limit. HTTP 431. */
+  E_HEADERS_TOO_LARGE: { httpStatus: 431, retryable: false },
+  /** The request's URL (or a path parameter in it) is over the server's limit. HTTP 414. */
+  E_URI_TOO_LONG: { httpStatus: 414, retryable: false },
+  /** The ingress holds its maximum of open connections; retry shortly. HTTP 503. */
+  E_TOO_MANY_CONNECTIONS: { httpStatus: 503, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -124,10 +149,31 @@ export class BackpressureError extends FleetError {
   }
 }
 
+export interface RedisUnavailableContext {
+  /** The Redis that did not answer, passwords already redacted (`redactRedisUrl`). */
+  target?: string;
+  /** What was being done, for the reader: `enqueueing the request`, `reading the active policy`. */
+  doing?: string;
+  /** True only when it is known that nothing was enqueued (the message then says so). @default false */
+  notEnqueued?: boolean;
+}
+
+/** Redis did not answer. The message names the Redis and what was being done; it says "not enqueued" only when that is known. */
 export class RedisUnavailableError extends FleetError {
-  constructor(cause?: unknown) {
-    super('E_REDIS_UNAVAILABLE', 'Redis is unreachable; the request was not enqueued, retry shortly', { cause });
+  constructor(cause?: unknown, context: RedisUnavailableContext = {}) {
+    const where = context.target === undefined ? 'Redis' : `Redis at ${context.target}`;
+    const doing = context.doing === undefined ? '' : ` while ${context.doing}`;
+    const outcome = context.notEnqueued ? '; the request was not enqueued' : '';
+    super('E_REDIS_UNAVAILABLE', `${where} did not answer${doing}${outcome}; retry shortly`, { cause });
     this.name = 'RedisUnavailableError';
+  }
+}
+
+/** A configuration value is invalid; `field` names it (`FLEET_PORT`, `--gpus`, `tokens.2.accounts`). */
+export class ConfigError extends FleetError {
+  constructor(message: string, field?: string, options: Omit<FleetErrorOptions, 'field'> = {}) {
+    super('E_CONFIG', message, { ...options, ...(field === undefined ? {} : { field }) });
+    this.name = 'ConfigError';
   }
 }
 

@@ -11,3 +11,7 @@ export * from './metrics-registry.js';
 export * from './latency-histogram.js';
 export * from './quoted-text.js';
 export * from './log-redaction.js';
+export * from './model-catalogue.js';
+export * from './output-size.js';
+export * from './source-images.js';
+export * from './redis-outage-log.js';

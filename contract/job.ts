@@ -24,6 +24,8 @@ export interface JobData {
   enqueuedAt: number;
   /** Set on jobs re-enqueued by `fleet replay`: the job they replay. */
   replayOf?: string;
+  /** The name of the ingress token that submitted it; only that token (or an operator's) reads the job over HTTP. */
+  submittedBy?: string;
 }
 
 /** A stored image. */
@@ -91,6 +93,8 @@ export interface JobView {
   enqueuedAt: number;
   finishedAt?: number;
   timings?: StageTimings;
+  /** The token that submitted it (`JobData.submittedBy`). */
+  submittedBy?: string;
 }
 
 /** What `enqueue()` returns. */

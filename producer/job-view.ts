@@ -27,6 +27,7 @@ export function toJobView(job: Job<JobData, JobResult>, state: string): JobView 
     enqueuedAt: data.enqueuedAt,
   };
   if (job.finishedOn) view.finishedAt = job.finishedOn;
+  if (data.submittedBy !== undefined) view.submittedBy = data.submittedBy;
   if (view.state === 'completed' && job.returnvalue) {
     view.result = job.returnvalue;
     view.timings = job.returnvalue.timings;

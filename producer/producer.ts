@@ -1,18 +1,19 @@
-import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { Job } from 'bullmq';
 import {
   BackpressureError,
   createRedisConnection,
+  effectiveOutputSize,
   FleetError,
   fleetKey,
-  LANE_DEFAULT_SIZE,
   laneOfJobId,
   makeJobId,
   NotFoundError,
   parseGenerateRequest,
   RedisUnavailableError,
   type EnqueueReceipt,
+  type GenerateRequest,
   type JobData,
   type JobResult,
   type JobView,
@@ -20,12 +21,21 @@ import {
   type RedisClient,
 } from '../contract/index.js';
 import { RedisPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
+import { confirmAdd, describeRedisTarget, isConnectionError, isUnsentCommandError, waitForConnection } from './add-outcome.js';
+import { idempotencyDigest, loadIdSecret, parseIdempotencyRecord, requestFingerprint } from './idempotency-keys.js';
 import { toJobView } from './job-view.js';
+import { admitJob, releaseReservation } from './lane-admission.js';
 import { LaneQueues } from './lane-queues.js';
+import { RedisModelCatalogue, type ModelCatalogueSource } from './model-catalogue-source.js';
+import { checkRequestAgainstModel } from './model-limits.js';
 import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
+import { withTimeout } from './with-timeout.js';
 
 /** Priority follows tier: BullMQ takes lower numbers first. */
 const TIER_PRIORITY = { enterprise: 1, pro: 2, free: 3 } as const;
+
+/** How long a "never enqueued" verdict on an unknown outcome stays readable (as long as completed jobs, at most). */
+const VERDICT_TTL_SECONDS = 24 * 3600;
 
 export interface WaitOptions {
   /** Longest wait, ms; past it `E_TIMEOUT` (the job goes on). @default 30000 */
@@ -41,6 +51,13 @@ export interface EnqueueOptions {
    * policy chose, so the id can carry it (`<lane>.<unique>`, as `getJob` needs) even when routing moves the job.
    */
   jobId?: string | ((lane: Lane) => string);
+  /**
+   * Who submits (the ingress's token name): recorded on the job (`JobData.submittedBy`, so only that token or an
+   * operator reads it back) and part of the idempotency namespace. @default undefined (no caller identity)
+   */
+  submittedBy?: string;
+  /** Called with the validated request before anything else: throws to refuse it (a token's scopes). */
+  authorize?: (request: GenerateRequest) => void;
 }
 
 export interface ReplayOptions {
@@ -51,18 +68,21 @@ export interface ReplayOptions {
 }
 
 /**
- * The library editor services use: validate, route, enqueue; read a job; wait for its result.
- * Every Redis failure surfaces as `E_REDIS_UNAVAILABLE` at once (the producer's connection keeps no
- * offline queue), so a caller can answer 503 instead of hanging, and nothing half-enqueued is reported as accepted.
+ * The library editor services use: validate, route, check against the model, enqueue; read a job; wait for its
+ * result. Calls wait for the connection up to `connectTimeoutMs`, then fail with `E_REDIS_UNAVAILABLE`, which
+ * `enqueue` uses only when nothing was enqueued: an add Redis did not answer is confirmed once Redis answers,
+ * or reported as `E_OUTCOME_UNKNOWN` with the job's id.
  */
 export class Producer {
   readonly prefix: string;
   readonly redis: RedisClient;
   private readonly options: ResolvedProducerOptions;
   private readonly policy: PolicySource;
+  private readonly catalogue: ModelCatalogueSource;
   private readonly queues: LaneQueues;
   private readonly ownsConnection: boolean;
-  private readonly depthCache = new Map<Lane, { waiting: number; readAt: number }>();
+  private readonly target: string;
+  private idSecret: Promise<string> | undefined;
 
   constructor(options: ProducerOptions) {
     this.options = resolveProducerOptions(options);
@@ -70,47 +90,52 @@ export class Producer {
     this.ownsConnection = typeof options.redis === 'string';
     this.redis = typeof options.redis === 'string' ? createRedisConnection(options.redis, { role: 'request', connectionName: 'fleet-producer', ...(options.redisTls ? { tls: options.redisTls } : {}) }) : options.redis;
     this.redis.on('error', () => {});
+    this.target = describeRedisTarget(options.redis);
     this.policy = this.options.policy ?? new RedisPolicySource({ redis: this.redis, prefix: this.prefix });
+    this.catalogue = this.options.catalogue ?? new RedisModelCatalogue(this.redis, this.prefix);
     this.queues = new LaneQueues(this.redis, this.prefix);
   }
 
   /** Routes without enqueueing, with the policy the next job would get (what `fleet policy explain` prints). */
   async route(input: unknown): Promise<RouteDecision> {
     const request = parseGenerateRequest(input);
-    await this.withRedis(async () => this.policy.start?.());
-    return this.policy.current().evaluate(request);
+    await this.withRedis('reading the active policy', async () => this.policy.start?.());
+    return this.policy.current().evaluate(request, { sourceSize: await this.sourceSize(request) });
   }
 
   async enqueue(input: unknown, options: EnqueueOptions = {}): Promise<EnqueueReceipt> {
     const request = parseGenerateRequest(input);
-    this.assertConnected();
-    await this.withRedis(async () => this.policy.start?.());
-    const decision = this.policy.current().evaluate(request);
+    options.authorize?.(request);
+    await this.withRedis('reading the active policy', async () => this.policy.start?.(), true);
+    const sourceSize = await this.sourceSize(request);
+    const decision = this.policy.current().evaluate(request, { sourceSize });
     const { lane, model } = decision;
+    const served = (await this.catalogue.current()).models[model];
+    if (served !== undefined) checkRequestAgainstModel(request, lane, served, sourceSize);
     const policy = { version: decision.policyVersion, rule: decision.rule };
-    const size = request.width !== undefined && request.height !== undefined ? { width: request.width, height: request.height } : LANE_DEFAULT_SIZE[lane];
     const data: JobData = {
       request: { ...request, seed: request.seed ?? randomInt(0, 2 ** 32) },
-      size: size === null ? null : { width: request.width ?? size.width, height: request.height ?? size.height },
+      size: request.intent === 'upscale' && (request.width === undefined || request.height === undefined) ? null : effectiveOutputSize(request, lane),
       lane,
       model,
       policy,
       enqueuedAt: this.options.now(),
       ...(options.replayOf === undefined ? {} : { replayOf: options.replayOf }),
+      ...(options.submittedBy === undefined ? {} : { submittedBy: options.submittedBy }),
     };
-    return this.withRedis(async () => {
-      if (request.idempotencyKey !== undefined) return this.enqueueIdempotent(data, request.idempotencyKey);
-      const jobId = typeof options.jobId === 'function' ? options.jobId(lane) : options.jobId;
-      if (jobId !== undefined) {
-        if (laneOfJobId(jobId) !== lane) throw new FleetError('E_INTERNAL', `job id ${jobId} does not start with its lane ${lane}`);
-        const job = await this.findJob(jobId);
-        if (job !== undefined) return { id: job.id!, lane: job.data.lane, model: job.data.model, policy: job.data.policy, duplicate: true };
-      }
-      await this.checkBackpressure(lane);
-      const id = jobId ?? makeJobId(lane, randomUUID());
-      await this.add(data, id);
-      return { id, lane, model, policy, duplicate: false };
-    });
+    if (request.idempotencyKey !== undefined) {
+      return this.withRedis('enqueueing the request', () => this.enqueueIdempotent(data, request, options.submittedBy ?? ''), true);
+    }
+    const jobId = typeof options.jobId === 'function' ? options.jobId(lane) : options.jobId;
+    if (jobId !== undefined) {
+      if (laneOfJobId(jobId) !== lane) throw new FleetError('E_INTERNAL', `job id ${jobId} does not start with its lane ${lane}`);
+      const job = await this.withRedis('looking for the job', () => this.findJob(jobId), true);
+      if (job !== undefined) return { id: job.id!, lane: job.data.lane, model: job.data.model, policy: job.data.policy, duplicate: true };
+    }
+    // The id is chosen before the add, so an add Redis does not answer can still be confirmed (or named) by it.
+    const id = jobId ?? makeJobId(lane, randomUUID());
+    await this.admitAndAdd(data, id);
+    return { id, lane, model, policy, duplicate: false };
   }
 
   /**
@@ -121,14 +146,10 @@ export class Producer {
   async enqueueReplay(original: JobData, options: ReplayOptions): Promise<EnqueueReceipt> {
     const { lane, model, policy } = original;
     if (laneOfJobId(options.jobId) !== lane) throw new FleetError('E_INTERNAL', `replay id ${options.jobId} does not start with its lane ${lane}`);
-    this.assertConnected();
     const data: JobData = { ...original, enqueuedAt: this.options.now(), replayOf: options.replayOf };
-    return this.withRedis(async () => {
-      if ((await this.findJob(options.jobId)) !== undefined) return this.receiptOf(options.jobId);
-      await this.checkBackpressure(lane);
-      await this.add(data, options.jobId);
-      return { id: options.jobId, lane, model, policy, duplicate: false };
-    });
+    if ((await this.withRedis('looking for the replay', () => this.findJob(options.jobId), true)) !== undefined) return this.withRedis('reading the replay', () => this.receiptOf(options.jobId));
+    await this.admitAndAdd(data, options.jobId);
+    return { id: options.jobId, lane, model, policy, duplicate: false };
   }
 
   /** How long failed and completed jobs stay readable, seconds (replay markers live as long as failed jobs). */
@@ -136,15 +157,23 @@ export class Producer {
     return { completedSeconds: this.options.keepCompletedSeconds, failedSeconds: this.options.keepFailedSeconds };
   }
 
+  /**
+   * The job as clients see it. @throws NotFoundError for an unknown id; its `details.enqueued` is false when the id
+   * is one an `E_OUTCOME_UNKNOWN` answer named and Redis later showed was never added.
+   */
   async getJob(id: string): Promise<JobView> {
-    this.assertConnected();
-    return this.withRedis(async () => {
+    return this.withRedis('reading the job', async () => {
       const lane = laneOfJobId(id);
       if (lane === undefined) throw new NotFoundError(`job ${id}`);
       // State first, then the job: a job read before it completed would show 'completed' without its result.
       const state = await this.queues.queue(lane).getJobState(id);
       const job = await this.findJob(id);
-      if (job === undefined || state === 'unknown') throw new NotFoundError(`job ${id}`);
+      if (job === undefined || state === 'unknown') {
+        if ((await this.redis.exists(verdictKey(this.prefix, id))) === 1) {
+          throw new FleetError('E_NOT_FOUND', `job ${id} was never enqueued (Redis did not answer its add, then showed it absent)`, { details: { enqueued: false } });
+        }
+        throw new NotFoundError(`job ${id}`);
+      }
       return toJobView(job, state);
     });
   }
@@ -154,9 +183,8 @@ export class Producer {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const lane = laneOfJobId(id);
     if (lane === undefined) throw new NotFoundError(`job ${id}`);
-    this.assertConnected();
     const started = Date.now();
-    const events = (await this.withRedis(() => withTimeout(this.queues.queueEvents(lane), timeoutMs, () => new FleetError('E_TIMEOUT', `job ${id}: no result stream from Redis within ${timeoutMs} ms`)))) as unknown as EventEmitter;
+    const events = (await this.withRedis('opening the result stream', () => withTimeout(this.queues.queueEvents(lane), timeoutMs, () => new FleetError('E_TIMEOUT', `job ${id}: no result stream from Redis within ${timeoutMs} ms`)))) as unknown as EventEmitter;
     const remainingMs = Math.max(0, timeoutMs - (Date.now() - started));
     let timer: NodeJS.Timeout | undefined;
     let done = () => {};
@@ -187,14 +215,10 @@ export class Producer {
     });
   }
 
-  /** Resolves once Redis answers (or rejects after `timeoutMs`). */
+  /** Resolves once Redis answers and the policy is loaded (or rejects after `timeoutMs`). Calls do not need it. */
   async ready(timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.redis.status !== 'ready') {
-      if (Date.now() > deadline) throw new RedisUnavailableError();
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await this.withRedis(async () => this.policy.start?.());
+    if (!(await waitForConnection(this.redis, timeoutMs))) throw new RedisUnavailableError(undefined, { target: this.target, doing: 'connecting' });
+    await this.withRedis('reading the active policy', async () => this.policy.start?.());
   }
 
   get connected(): boolean {
@@ -217,56 +241,108 @@ export class Producer {
     if (this.ownsConnection) this.redis.disconnect();
   }
 
-  private async add(data: JobData, jobId: string): Promise<void> {
-    await this.queues.queue(data.lane).add(data.model, data, {
-      jobId,
-      priority: TIER_PRIORITY[data.request.account.tier],
-      attempts: this.options.attempts,
-      backoff: { type: 'exponential', delay: this.options.backoffMs },
-      removeOnComplete: { age: this.options.keepCompletedSeconds },
-      removeOnFail: { age: this.options.keepFailedSeconds },
-    });
-    const cached = this.depthCache.get(data.lane);
-    if (cached) cached.waiting += 1;
+  /**
+   * Reserves the job's place in its lane (the exact depth check), adds it and gives the place back. An add Redis
+   * does not answer is confirmed by the job's id once it does (`confirmAdd`), so no caller is told "not enqueued"
+   * for a job that is in Redis.
+   */
+  private async admitAndAdd(data: JobData, jobId: string): Promise<void> {
+    const queue = this.queues.queue(data.lane);
+    const max = this.options.maxWaiting[data.lane];
+    const admission = await this.withRedis('checking the lane depth', () => admitJob(this.redis, queue, jobId, max), true);
+    if (!admission.admitted) throw new BackpressureError(data.lane, admission.depth, max, this.options.retryAfterSeconds);
+    try {
+      await queue.add(data.model, data, {
+        jobId,
+        priority: TIER_PRIORITY[data.request.account.tier],
+        attempts: this.options.attempts,
+        backoff: { type: 'exponential', delay: this.options.backoffMs },
+        removeOnComplete: { age: this.options.keepCompletedSeconds },
+        removeOnFail: { age: this.options.keepFailedSeconds },
+      });
+    } catch (error) {
+      if (isUnsentCommandError(error)) {
+        void releaseReservation(this.redis, queue, jobId).catch(() => {});
+        throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
+      }
+      if (!isConnectionError(error) && this.redis.status === 'ready') {
+        // Redis answered the add with an error of its own: nothing was added.
+        void releaseReservation(this.redis, queue, jobId).catch(() => {});
+        throw error;
+      }
+      await this.settleUnknownAdd(data.lane, jobId, error);
+    }
+    void releaseReservation(this.redis, queue, jobId).catch(() => {});
+  }
+
+  /** The add was sent and not answered: wait for Redis to say whether the job exists. */
+  private async settleUnknownAdd(lane: Lane, jobId: string, error: unknown): Promise<void> {
+    const queue = this.queues.queue(lane);
+    const exists = await confirmAdd(this.redis, queue.toKey(jobId), this.options.outcomeTimeoutMs);
+    if (exists === true) return;
+    if (exists === false) {
+      void releaseReservation(this.redis, queue, jobId).catch(() => {});
+      throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
+    }
+    // Still silent: the caller gets the id to poll, and this producer keeps asking so a later GET can tell.
+    void this.recordVerdictLater(queue.toKey(jobId), jobId);
+    throw new FleetError(
+      'E_OUTCOME_UNKNOWN',
+      `Redis at ${this.target} did not answer the add of job ${jobId} within ${this.options.outcomeTimeoutMs} ms: it may or may not be enqueued. Poll GET /jobs/${jobId} (a job, or a 404 saying it was never enqueued); do not resend without an idempotency key`,
+      { cause: error, details: { id: jobId, statusUrl: `/jobs/${jobId}` } },
+    );
+  }
+
+  private async recordVerdictLater(jobKey: string, jobId: string): Promise<void> {
+    const exists = await confirmAdd(this.redis, jobKey, 5 * 60_000);
+    if (exists === false) await this.redis.set(verdictKey(this.prefix, jobId), '0', 'EX', VERDICT_TTL_SECONDS).catch(() => {});
   }
 
   /**
-   * SET NX on the key's hash: the first caller owns the key and its deterministic job id; later callers
-   * get the same id and are told `duplicate`. A crash between the claim and the add is healed by the
-   * next caller re-adding that id (BullMQ ignores an add of an existing id).
+   * SET NX of the key's record: the first caller owns the key and its derived job id; later callers with the same
+   * request get that id (`duplicate`), with another request `E_IDEMPOTENCY_CONFLICT`. A crash between the claim and
+   * the add is healed by the next caller re-adding that id (an add of an existing id adds nothing).
    */
-  private async enqueueIdempotent(data: JobData, key: string, attempt = 0): Promise<EnqueueReceipt> {
+  private async enqueueIdempotent(data: JobData, request: GenerateRequest, caller: string, attempt = 0): Promise<EnqueueReceipt> {
     const { lane, model, policy } = data;
-    const digest = createHash('sha256').update(`${data.request.account.id}\u0000${key}`).digest('hex').slice(0, 32);
+    const key = request.idempotencyKey!;
+    this.idSecret ??= this.options.idSecret === undefined ? loadIdSecret(this.redis, this.prefix) : Promise.resolve(this.options.idSecret);
+    this.idSecret.catch(() => (this.idSecret = undefined));
+    const digest = idempotencyDigest(await this.idSecret, caller, request.account.id, key);
+    const fingerprint = requestFingerprint(request);
     const redisKey = fleetKey(this.prefix, 'idem', digest);
     const candidate = makeJobId(lane, `i${digest}`);
-    const existing = await this.redis.get(redisKey);
-    if (existing === null) {
-      await this.checkBackpressure(lane);
-      const claimed = await this.redis.set(redisKey, candidate, 'EX', this.options.idempotencyTtlSeconds, 'NX');
-      if (claimed === 'OK') {
-        try {
-          await this.add(data, candidate);
-        } catch (error) {
-          await this.redis.del(redisKey).catch(() => {});
-          throw error;
-        }
-        return { id: candidate, lane, model, policy, duplicate: false };
+    const stored = await this.redis.get(redisKey);
+    if (stored === null) {
+      const claimed = await this.redis.set(redisKey, JSON.stringify({ id: candidate, fingerprint }), 'EX', this.options.idempotencyTtlSeconds, 'NX');
+      if (claimed !== 'OK') return this.enqueueIdempotent(data, request, caller, attempt);
+      try {
+        await this.admitAndAdd(data, candidate);
+      } catch (error) {
+        if (!(error instanceof FleetError && error.code === 'E_OUTCOME_UNKNOWN')) await this.redis.del(redisKey).catch(() => {});
+        throw error;
       }
-      return this.enqueueIdempotent(data, key, attempt);
+      return { id: candidate, lane, model, policy, duplicate: false };
     }
-    if (laneOfJobId(existing) === lane) {
-      if ((await this.findJob(existing)) === undefined) await this.add(data, existing);
-      return this.receiptOf(existing);
+    const existing = parseIdempotencyRecord(stored);
+    if (existing.fingerprint !== '' && existing.fingerprint !== fingerprint) {
+      throw new FleetError('E_IDEMPOTENCY_CONFLICT', `idempotency key ${JSON.stringify(key)} was used for a different request (job ${existing.id}); nothing was enqueued`, {
+        field: 'idempotencyKey',
+        details: { id: existing.id },
+      });
+    }
+    if (laneOfJobId(existing.id) === lane) {
+      if ((await this.findJob(existing.id)) === undefined) await this.admitAndAdd(data, existing.id);
+      return this.receiptOf(existing.id);
     }
     // The key points into another lane (the policy changed since): give its owner a moment to add it.
     for (let i = 0; i < 20; i++) {
-      if ((await this.findJob(existing)) !== undefined) return this.receiptOf(existing);
+      if ((await this.findJob(existing.id)) !== undefined) return this.receiptOf(existing.id);
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (attempt > 0) throw new FleetError('E_INTERNAL', `idempotency key ${key} points at missing job ${existing}`);
+    if (attempt > 0) throw new FleetError('E_INTERNAL', `idempotency key ${key} points at missing job ${existing.id}`);
     await this.redis.del(redisKey);
-    return this.enqueueIdempotent(data, key, attempt + 1);
+    return this.enqueueIdempotent(data, request, caller, attempt + 1);
   }
 
   private async receiptOf(id: string): Promise<EnqueueReceipt> {
@@ -281,49 +357,40 @@ export class Producer {
     return (await this.queues.queue(lane).getJob(id)) ?? undefined;
   }
 
-  private async checkBackpressure(lane: Lane): Promise<void> {
-    const max = this.options.maxWaiting[lane];
-    const now = this.options.now();
-    let cached = this.depthCache.get(lane);
-    if (cached === undefined || now - cached.readAt >= this.options.depthCacheMs) {
-      const counts = await this.queues.queue(lane).getJobCounts('waiting', 'prioritized');
-      cached = { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), readAt: now };
-      this.depthCache.set(lane, cached);
+  /** An upscale source's dimensions from its stored header, when the producer has a way to read them. */
+  private async sourceSize(request: GenerateRequest): Promise<{ width: number; height: number } | undefined> {
+    if (request.source === undefined || this.options.sources === undefined) return undefined;
+    try {
+      return await this.options.sources.dimensions(request.source.key);
+    } catch (error) {
+      if (error instanceof FleetError && error.code === 'E_SOURCE') throw new FleetError('E_SOURCE', `source.key: ${error.message}`, { field: 'source.key', cause: error });
+      throw error;
     }
-    if (cached.waiting >= max) throw new BackpressureError(lane, cached.waiting, max, this.options.retryAfterSeconds);
   }
 
-  private assertConnected(): void {
-    if (this.redis.status !== 'ready') throw new RedisUnavailableError();
-  }
-
-  private async withRedis<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `operation` once the connection is up (waiting up to `connectTimeoutMs`); a Redis failure becomes
+   * `E_REDIS_UNAVAILABLE` naming the Redis and `doing`, saying "not enqueued" when `nothingEnqueued`.
+   */
+  private async withRedis<T>(doing: string, operation: () => Promise<T>, nothingEnqueued = false): Promise<T> {
+    if (this.redis.status !== 'ready' && !(await waitForConnection(this.redis, this.options.connectTimeoutMs))) {
+      throw new RedisUnavailableError(undefined, { target: this.target, doing, notEnqueued: nothingEnqueued });
+    }
     try {
       return await operation();
     } catch (error) {
       if (error instanceof FleetError) throw error;
-      if (this.redis.status !== 'ready' || isConnectionError(error)) throw new RedisUnavailableError(error);
+      if (this.redis.status !== 'ready' || isConnectionError(error)) throw new RedisUnavailableError(error, { target: this.target, doing, notEnqueued: nothingEnqueued });
       throw error;
     }
   }
 }
 
-/** `work`, or `onTimeout()` thrown after `ms`. */
-async function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
+function verdictKey(prefix: string, jobId: string): string {
+  return fleetKey(prefix, 'never-enqueued', jobId);
 }
 
-function isConnectionError(error: unknown): boolean {
-  const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? ''}`;
-  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING|ClusterAllFailed|refresh slots cache|startup nodes|Command timed out/i.test(text);
-}
-
-/** Opens a producer. The connection is made in the background; `ready()` waits for it. */
+/** Opens a producer. The connection is made in the background; calls wait for it (up to `connectTimeoutMs`). */
 export function createProducer(options: ProducerOptions): Producer {
   return new Producer(options);
 }

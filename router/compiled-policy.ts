@@ -1,7 +1,7 @@
 import type { GenerateRequest, Lane } from '../contract/index.js';
 import { canaryBucket, BUCKETS } from './canary-bucket.js';
 import type { PolicyDocument, PolicyRule, PolicyWhen, RouteTarget } from './policy-schema.js';
-import { compileWordMatcher, extractFeatures, type RequestFeatures } from './request-features.js';
+import { compileWordMatcher, extractFeatures, megapixelsOn, type RequestFeatures, type RouteContext } from './request-features.js';
 
 /** Where a request goes, and why. */
 export interface RouteDecision {
@@ -42,20 +42,21 @@ export class CompiledPolicy {
     }
   }
 
-  evaluate(request: GenerateRequest): RouteDecision {
-    const features = extractFeatures(request, this.wordMatcher);
+  /**
+   * The first rule whose `when` holds places the request. A size condition is read against the effective request on
+   * the rule's own target lane (a request without a size has its lane's default size), and an upscale's against
+   * its source size × scale when `context` has the source's size.
+   */
+  evaluate(request: GenerateRequest, context: RouteContext = {}): RouteDecision {
+    const features = extractFeatures(request, this.wordMatcher, undefined, context);
     for (const rule of this.document.rules) {
-      if (rule.when !== undefined && !matches(rule.when, features)) continue;
       const target = this.targetOf(rule, request.account.id);
+      features.megapixels = megapixelsOn(request, target.lane, context);
+      if (rule.when !== undefined && !matches(rule.when, features)) continue;
       return { lane: target.lane, model: target.model, rule: rule.id, policyVersion: this.version, features };
     }
     // parsePolicy guarantees a final rule without `when`.
     throw new Error('policy has no default rule');
-  }
-
-  /** Cost units per image the policy declares for a model (0 when it declares none). */
-  costUnits(model: string): number {
-    return this.document.models[model]?.costUnits ?? 0;
   }
 
   private targetOf(rule: PolicyRule, accountId: string): RouteTarget {
@@ -77,6 +78,6 @@ function matches(when: PolicyWhen, f: RequestFeatures): boolean {
   if (when.quotedText !== undefined && when.quotedText !== (f.quotedText !== null)) return false;
   if (when.typographicWords !== undefined && when.typographicWords !== f.typographicWords.length > 0) return false;
   if (when.hasSource !== undefined && when.hasSource !== f.hasSource) return false;
-  if (when.scale && (f.scale === null || !when.scale.includes(f.scale))) return false;
+  if (when.scale && (f.scale === null || !(when.scale as readonly number[]).includes(f.scale))) return false;
   return true;
 }

@@ -10,3 +10,5 @@ export { PolicyStore, type PolicyVersion, type PolicyActivation, type PolicyChan
 export { RedisPolicySource, type RedisPolicySourceOptions } from './redis-policy-source.js';
 export { diffPolicies, describeRule, type PolicyChange } from './policy-diff.js';
 export { comparePolicies, type PolicyImpact } from './policy-impact.js';
+export { checkPolicyAgainstCatalogue, type PolicyTargetProblem } from './policy-catalogue-check.js';
+export type { RouteContext } from './request-features.js';

@@ -6,6 +6,10 @@ import { policySchema, type PolicyDocument } from './policy-schema.js';
  * first error (`rules.2.split.0.weight`); every issue is in `details.issues`.
  */
 export function parsePolicy(input: unknown): PolicyDocument {
+  if (input !== null && typeof input === 'object' && 'models' in input) {
+    const message = "cost units come from the models themselves (each model's costUnitsPerImage, published in the workers' catalogue): remove the policy's models table";
+    throw new FleetError('E_POLICY_INVALID', `policy invalid at models: ${message}`, { field: 'models', details: { issues: [{ field: 'models', message }] } });
+  }
   const parsed = policySchema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => {

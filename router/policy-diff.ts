@@ -3,14 +3,14 @@ import type { PolicyDocument, PolicyRule } from './policy-schema.js';
 
 /** One difference between two policies, for people (`fleet policy diff`). */
 export interface PolicyChange {
-  kind: 'rule-added' | 'rule-removed' | 'rule-changed' | 'rule-moved' | 'words-added' | 'words-removed' | 'model-changed' | 'name-changed';
+  kind: 'rule-added' | 'rule-removed' | 'rule-changed' | 'rule-moved' | 'words-added' | 'words-removed' | 'name-changed';
   /** The rule id, model name or word list the change is about. */
   subject: string;
   before?: unknown;
   after?: unknown;
 }
 
-/** Structural differences from `a` to `b`: rules by id (content and order), typographic words, model costs. */
+/** Structural differences from `a` to `b`: rules by id (content and order), typographic words. */
 export function diffPolicies(a: PolicyDocument, b: PolicyDocument): PolicyChange[] {
   const changes: PolicyChange[] = [];
   if (a.name !== b.name) changes.push({ kind: 'name-changed', subject: 'name', before: a.name, after: b.name });
@@ -31,9 +31,6 @@ export function diffPolicies(a: PolicyDocument, b: PolicyDocument): PolicyChange
   const removed = [...wordsA].filter((w) => !wordsB.has(w));
   if (added.length > 0) changes.push({ kind: 'words-added', subject: 'typographicWords', after: added });
   if (removed.length > 0) changes.push({ kind: 'words-removed', subject: 'typographicWords', before: removed });
-  for (const model of new Set([...Object.keys(a.models), ...Object.keys(b.models)])) {
-    if (!isDeepStrictEqual(a.models[model], b.models[model])) changes.push({ kind: 'model-changed', subject: model, before: a.models[model], after: b.models[model] });
-  }
   return changes;
 }
 

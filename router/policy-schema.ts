@@ -7,7 +7,6 @@ import { INTENTS, LANES, TIERS } from '../contract/index.js';
  *
  * ```json
  * { "name": "default", "typographicWords": ["logo", "poster"],
- *   "models": { "flash-v1": { "costUnits": 1 } },
  *   "rules": [
  *     { "id": "exports", "when": { "intent": ["export"] }, "lane": "large", "model": "large-v1" },
  *     { "id": "free-previews", "when": { "tier": ["free"] },
@@ -23,7 +22,10 @@ export const whenSchema = z.strictObject({
   intent: z.array(z.enum(INTENTS)).min(1).optional(),
   /** The account's tier is one of these. */
   tier: z.array(z.enum(TIERS)).min(1).optional(),
-  /** width × height / 1e6 lies in [min, max]. Sizes absent from the request count as 0 (unknown). */
+  /**
+   * Output width × height / 1e6 lies in [min, max]: the request's size, else its lane's default size (the rule's
+   * target lane); an upscale's source size × scale. See `RequestFeatures.megapixels`.
+   */
   megapixels: z
     .strictObject({ min: z.number().min(0).optional(), max: z.number().min(0).optional() })
     .refine((m) => m.min === undefined || m.max === undefined || m.min <= m.max, { message: 'min must be <= max' })
@@ -36,7 +38,7 @@ export const whenSchema = z.strictObject({
   typographicWords: z.boolean().optional(),
   /** The request carries a `source` image (upscales). */
   hasSource: z.boolean().optional(),
-  /** The requested upscale factor is one of these. */
+  /** The upscale factor (the request's, else 2) is one of these. */
   scale: z.array(z.union([z.literal(2), z.literal(4)])).min(1).optional(),
 });
 export type PolicyWhen = z.infer<typeof whenSchema>;
@@ -81,8 +83,6 @@ export const policySchema = z
     name: z.string().min(1).max(128),
     /** Words that mark a prompt as typography-sensitive; multi-word entries match as a phrase. */
     typographicWords: z.array(z.string().min(1).max(64).regex(/^[\p{L}\p{N} '-]+$/u)).max(500).default([]),
-    /** Per-model facts for estimates (`fleet policy test`): cost units per image. */
-    models: z.record(modelName, z.strictObject({ costUnits: z.number().min(0) })).default({}),
     rules: z.array(ruleSchema).min(1).max(200),
   })
   .superRefine((policy, ctx) => {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { MicroBatcher, type Batch, type BatcherEvent, type ItemOutcome } from '../batching/index.js';
-import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, SECOND, type Lane, type RedisClient } from '../contract/index.js';
+import { createRedisConnection, FleetError, laneQueueName, laneQueuePrefix, redactRedisUrl, RedisOutageLog, SECOND, type Lane, type RedisClient } from '../contract/index.js';
 import { Queue } from 'bullmq';
 import { InferenceRunner } from './engine/inference-runner.js';
 import type { InferenceEngine } from './engine/inference-engine.js';
@@ -12,6 +12,7 @@ import type { InferenceOutput, RenderJob } from './consumer/render-job.js';
 import { TypographyTextStage } from './consumer/typography-text-stage.js';
 import { WorkerDevice } from './engine/worker-device.js';
 import { WorkerHeartbeat, type WorkerInfo } from './worker-heartbeat.js';
+import { describeServedModels, ModelCataloguePublisher } from './model-catalogue-publisher.js';
 import { WorkerLifecycle, type WorkerState } from './worker-lifecycle.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { NOMINAL_VRAM_BYTES, resolveFleetWorkerOptions, type FleetWorkerOptions, type ResolvedFleetWorkerOptions } from './worker-options.js';
@@ -45,8 +46,10 @@ export class FleetWorker {
   private runner: InferenceRunner | undefined;
   private recorder: LatencyRecorder | undefined;
   private heartbeat: WorkerHeartbeat | undefined;
+  private catalogue: ModelCataloguePublisher | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
   private budgetBytes: number | undefined;
+  private outage: RedisOutageLog | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -210,6 +213,7 @@ export class FleetWorker {
         ...(!overflow && options.overflowLanes.length > 0 ? { onJobTaken: recheckOverflow } : {}),
       });
       const depthQueue = new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) });
+      depthQueue.on('error', () => {}); // its connection's errors are the outage log's; without a listener BullMQ prints them raw
       return { lane, overflow, consumer, depthQueue };
     });
     for (const lane of options.lanes) metrics.workerLanes.set({ lane }, 1);
@@ -218,10 +222,13 @@ export class FleetWorker {
     this.depthTimer = setInterval(() => void this.pollDepths(), options.depthPollMs);
     this.depthTimer.unref();
     this.heartbeat = new WorkerHeartbeat(main, options.prefix, () => this.info());
+    this.catalogue = new ModelCataloguePublisher(main, options.prefix, options.workerId, await describeServedModels(repository, Object.keys(models), [...options.lanes, ...options.overflowLanes]));
+    this.checkNotStopped();
     // From the check above to here nothing awaits: a stop() cannot land between them.
     this.lifecycle.moveTo('running');
     for (const drain of this.drains) drain.consumer.start();
     this.heartbeat.start();
+    this.catalogue.start();
     log.info(
       {
         workerId: options.workerId,
@@ -278,6 +285,7 @@ export class FleetWorker {
     clearInterval(this.depthTimer);
     await settlesWithin(this.recorder?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(this.heartbeat?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
+    await settlesWithin(this.catalogue?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(Promise.all(this.drains.map((d) => d.consumer.forceClose())), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(Promise.all(this.drains.map((d) => d.depthQueue.close())), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(this.runner?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
@@ -304,7 +312,8 @@ export class FleetWorker {
 
   private connect(name: string): RedisClient {
     const connection = createRedisConnection(this.options.redisUrl, { role: 'worker', connectionName: name, ...(this.options.redisTls ? { tls: this.options.redisTls } : {}) });
-    connection.on('error', () => {});
+    this.outage ??= new RedisOutageLog(this.options.logger, redactRedisUrl(this.options.redisUrl));
+    this.outage.watch(connection);
     this.connections.push(connection);
     return connection;
   }

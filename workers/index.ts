@@ -11,7 +11,7 @@ export { WorkerMetrics } from './metrics/worker-metrics.js';
 export { startMetricsServer } from './metrics/metrics-server.js';
 export { readWorkers, workersKey, WORKER_TTL_SECONDS, type WorkerInfo } from './worker-heartbeat.js';
 export { LatencyRecorder } from './metrics/latency-recorder.js';
-export { createArtifactStore, type StoreSettings } from './stores/create-artifact-store.js';
+export { createArtifactStore, parseStoreUrl, type StoreSettings, type StoreLocation } from './stores/create-artifact-store.js';
 export type { ArtifactStore, StoredObject } from './stores/artifact-store.js';
 export { FileStore } from './stores/file-store.js';
 export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
@@ -25,3 +25,4 @@ export { JobFinisher, type Finisher, type FinishTimings } from './consumer/job-f
 export type { RenderJob, InferenceOutput } from './consumer/render-job.js';
 export { loadPipeline } from './pipelines/index.js';
 export { resizeRaw, encodeImage } from './pipelines/index.js';
+export { storeSourceImageInspector } from './stores/source-image-inspector.js';

@@ -59,9 +59,8 @@ export function enqueueCommand(): Command {
         ...(options.steps && { steps: options.steps }),
         ...(options.negativePrompt && { negativePrompt: options.negativePrompt }),
       };
-      const producer = createProducer({ redis: options.redis, prefix: options.prefix });
+      const producer = createProducer({ redis: options.redis, prefix: options.prefix, connectTimeoutMs: 3000 });
       try {
-        await producer.ready();
         const receipt = await producer.enqueue(request).catch((error: unknown) => {
           if (error instanceof FleetError && error.code === 'E_VALIDATION') {
             command.error(`error: [E_VALIDATION] ${error.message}${error.field ? ` (field ${error.field})` : ''}; nothing was enqueued`, { exitCode: 2 });

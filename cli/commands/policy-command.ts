@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { errorCodeOf, FleetError, parseGenerateRequest, type GenerateRequest } from '../../contract/index.js';
-import { comparePolicies, CompiledPolicy, diffPolicies, parsePolicy, PolicyStore, type PolicyDocument } from '../../router/index.js';
+import { errorCodeOf, FleetError, parseGenerateRequest, readConfig, readModelCatalogue, type GenerateRequest, type ModelCatalogue } from '../../contract/index.js';
+import { checkPolicyAgainstCatalogue, comparePolicies, CompiledPolicy, diffPolicies, parsePolicy, PolicyStore, type PolicyDocument } from '../../router/index.js';
+import { ModelRepository } from '../../workers/index.js';
 import { CommandFailure, integerOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 import { withRedis } from '../open-redis.js';
 import { readInput } from '../read-input.js';
@@ -42,6 +43,44 @@ async function documentOf(store: PolicyStore, ref: string): Promise<{ label: str
   return { label: ref, document: parsePolicy(readJsonFile(ref)) };
 }
 
+/**
+ * What `policy show --json` prints is `{ version, document, author, … }`; `apply` takes that as well as a bare
+ * policy, so the output of one feeds the other.
+ */
+function policyDocumentOf(input: unknown): unknown {
+  if (input !== null && typeof input === 'object' && 'document' in input && 'version' in input) return (input as { document: unknown }).document;
+  return input;
+}
+
+/** A stored document as people see it: versions written before cost units moved to the models drop their table. */
+function withoutLegacyModels(document: PolicyDocument): PolicyDocument {
+  const { models: _legacy, ...rest } = document as PolicyDocument & { models?: unknown };
+  return rest;
+}
+
+/**
+ * Refuses a policy whose targets the workers' catalogue says cannot be served, naming each rule; with `force`
+ * only warns (bringing a fleet up before its workers).
+ */
+function checkTargets(document: PolicyDocument, catalogue: ModelCatalogue, force: boolean, what: string): void {
+  const problems = checkPolicyAgainstCatalogue(document, catalogue);
+  if (problems.length === 0) return;
+  for (const problem of problems) console.error(`  ${problem.message}`);
+  if (!force) throw new CommandFailure(`${what} refused: ${problems.length} target(s) the fleet cannot serve (first: ${problems[0]!.message}); --force to ${what === 'policy' ? 'apply' : 'test'} anyway`);
+  console.error(`fleet policy: warning: ${problems.length} target(s) the fleet cannot serve; going on because of --force`);
+}
+
+/** Cost units per image of each model: the workers' catalogue, else the model repository's descriptions. */
+async function costUnitsOf(catalogue: ModelCatalogue, modelsDir: string): Promise<(model: string) => number | undefined> {
+  const fromRepository = new Map<string, number>();
+  if (Object.keys(catalogue.models).length === 0) {
+    for (const surveyed of await new ModelRepository(modelsDir).survey().catch(() => [])) {
+      if (surveyed.model !== undefined) fromRepository.set(surveyed.name, surveyed.model.costUnitsPerImage);
+    }
+  }
+  return (model) => catalogue.models[model]?.costUnitsPerImage ?? fromRepository.get(model);
+}
+
 function printPolicyError(error: unknown): never {
   if (error instanceof FleetError && error.code === 'E_POLICY_INVALID') {
     const issues = (error.details?.issues as Array<{ field: string; message: string }>) ?? [];
@@ -64,22 +103,31 @@ export function policyCommand(): Command {
           const store = new PolicyStore(redis, options.prefix);
           const version = options.version === undefined ? await store.active() : await store.get(options.version as number);
           const active = await store.activeVersion();
-          console.log(JSON.stringify({ ...version, active: version.version === active }, null, 2));
+          console.log(JSON.stringify({ ...version, document: withoutLegacyModels(version.document), active: version.version === active }, null, 2));
         }),
       ),
   );
 
   policy.addCommand(
     withConnectionOptions(new Command('apply'))
-      .description('validate FILE and make it the active policy (an invalid policy is refused; the active one stays)')
-      .argument('<file>', 'policy JSON (or - for standard input)')
+      .description('validate FILE, check its targets against the models workers serve, and make it the active policy (a refused policy leaves the active one)')
+      .argument('<file>', 'policy JSON, or what `policy show --json` printed (or - for standard input)')
       .option('--comment <text>', 'why', '')
       .option('--author <name>', 'who (default user@host)')
+      .option('--force', 'apply even when a rule routes to a model no worker serves on its lane (a warning instead)')
       .action(async (file: string, options: Options) => {
-        const input = readJsonFile(file);
+        const input = policyDocumentOf(readJsonFile(file));
         await withRedis(options.redis, async (redis) => {
           const store = new PolicyStore(redis, options.prefix);
-          const version = await store.apply(input, { comment: options.comment as string, ...(options.author ? { author: options.author as string } : {}) }).catch(printPolicyError);
+          const document = (() => {
+            try {
+              return parsePolicy(input);
+            } catch (error) {
+              return printPolicyError(error);
+            }
+          })();
+          checkTargets(document, await readModelCatalogue(redis, options.prefix), options.force === true, 'policy');
+          const version = await store.apply(document, { comment: options.comment as string, ...(options.author ? { author: options.author as string } : {}) }).catch(printPolicyError);
           console.log(options.json ? JSON.stringify(version) : `applied policy v${version.version} (${version.document.name}); it is active now`);
         });
       }),
@@ -193,17 +241,20 @@ export function policyCommand(): Command {
 
   policy.addCommand(
     withConnectionOptions(new Command('test'))
-      .description('how a candidate policy would shift lanes, models and cost per render against the active one')
+      .description('how a candidate policy would shift lanes, models and cost per render against the active one (its targets checked against the models workers serve)')
       .argument('<file>', 'candidate policy JSON')
       .requiredOption('--requests <file>', 'requests, one JSON per line (bare or { request } lines)')
+      .option('--force', 'show the figures even when a rule routes to a model no worker serves on its lane')
+      .option('--models <dir>', 'model repository for cost units when no worker has published its catalogue (env FLEET_MODELS)', readConfig().modelsDir)
       .action(async (file: string, options: Options) => {
-        const candidate = new CompiledPolicy(parsePolicy(readJsonFile(file)), 0);
+        const candidate = new CompiledPolicy(parsePolicy(policyDocumentOf(readJsonFile(file))), 0);
         const requests = readRequests(options.requests as string);
-        const active = await withRedis(options.redis, async (redis) => {
+        const { active, catalogue } = await withRedis(options.redis, async (redis) => {
           const store = new PolicyStore(redis, options.prefix);
-          return store.compiled((await store.active()).version);
+          return { active: await store.compiled((await store.active()).version), catalogue: await readModelCatalogue(redis, options.prefix) };
         });
-        const impact = comparePolicies(active, candidate, requests);
+        checkTargets(candidate.document, catalogue, options.force === true, 'candidate');
+        const impact = comparePolicies(active, candidate, requests, await costUnitsOf(catalogue, options.models as string));
         if (options.json) return console.log(JSON.stringify({ activeVersion: active.version, ...impact }));
         console.log(`${impact.total} requests: ${impact.changed} would move (active v${active.version} → ${file})`);
         const lanes = createTable(['lane', `active v${active.version}`, 'candidate']);
@@ -216,7 +267,8 @@ export function policyCommand(): Command {
           if (entries.length > 0) console.log(`${title}: ${entries.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
         }
         const cost = impact.costPerRender;
-        console.log(`cost per render: ${cost.active.toFixed(3)} → ${cost.candidate.toFixed(3)} units (×${cost.ratio.toFixed(3)})`);
+        const unknown = cost.unknownCost === 0 ? '' : `; ${cost.unknownCost} request(s) left out: a model's cost is unknown`;
+        console.log(`cost per render: ${cost.active.toFixed(3)} → ${cost.candidate.toFixed(3)} units (×${cost.ratio.toFixed(3)}, the models' costUnitsPerImage)${unknown}`);
         console.log(`candidate rules hit: ${candidate.document.rules.map((r) => `${r.id} ${impact.candidateRuleHits[r.id] ?? 0}`).join(', ')}`);
       }),
   );

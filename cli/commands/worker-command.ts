@@ -1,14 +1,16 @@
 import { Command } from 'commander';
-import { createLogger, createMetricsRegistry, LANES, readConfig, redactRedisUrl, type Lane } from '../../contract/index.js';
-import { createArtifactStore, FleetWorker, parseByteSize, startMetricsServer } from '../../workers/index.js';
-import { CommandFailure, integerOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
+import { ConfigError, createLogger, createMetricsRegistry, LANES, readConfig, redactRedisUrl, type Lane } from '../../contract/index.js';
+import { createArtifactStore, FleetWorker, parseByteSize, startMetricsServer, type ArtifactStore } from '../../workers/index.js';
+import { integerOption, UsageError, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
+import { parseLaneList } from '../lane-argument.js';
+import { assertModelsDir, byteSizeOption, storeUrlOption } from '../option-parsers.js';
 import { onShutdown } from '../shutdown.js';
 
 export interface WorkerCommandOptions extends ConnectionOptions {
   gpu?: number;
   allowCpu?: boolean;
-  lanes: string;
-  overflowLanes?: string;
+  lanes: Lane[];
+  overflowLanes?: Lane[];
   overflowBacklog: number;
   overflowAfter: number;
   vram?: string;
@@ -20,24 +22,64 @@ export interface WorkerCommandOptions extends ConnectionOptions {
   lockDuration: number;
 }
 
-export function parseLanes(text: string): Lane[] {
-  const lanes = text === 'all' ? [...LANES] : text.split(',').map((l) => l.trim());
-  for (const lane of lanes) if (!(LANES as readonly string[]).includes(lane)) throw new CommandFailure(`unknown lane ${lane} (lanes: ${LANES.join(', ')})`);
-  return lanes as Lane[];
+/**
+ * What makes a worker refuse to start for good: its configuration, not a passing fault. `fleet worker` exits 2 for
+ * these, and `fleet up`'s supervisor does not restart a worker that did (a Redis away at start is retried instead).
+ */
+export function isConfigurationError(error: unknown): boolean {
+  if (error instanceof RangeError || error instanceof UsageError) return true;
+  const code = (error as { code?: unknown })?.code;
+  return code === 'E_CONFIG' || code === 'E_DEVICE_UNAVAILABLE' || code === 'E_STORE' || code === 'E_MODEL_LOAD' || code === 'E_FONT';
 }
 
-/** Starts a worker with its metrics endpoint; resolves once it runs. */
+/**
+ * Starts a worker with its metrics endpoint; resolves once it runs. Every option is checked first (the models
+ * folder, the metrics port, the store's bucket), and a worker that cannot run as configured fails with
+ * `ConfigError` (E_CONFIG) carrying the reason.
+ */
 export async function startWorker(options: WorkerCommandOptions) {
   const config = readConfig();
-  const registry = createMetricsRegistry({ role: 'worker', gpu: options.gpu === undefined ? 'cpu' : String(options.gpu) });
-  const logger = createLogger({ level: config.logLevel, bindings: { role: 'worker', gpu: options.gpu ?? 'cpu' } });
-  const store = createArtifactStore(options.store, { ...(config.s3Endpoint ? { s3Endpoint: config.s3Endpoint } : {}), s3Region: config.s3Region });
+  const opened: Array<() => Promise<void>> = [];
+  try {
+    assertModelsDir(options.models);
+    const registry = createMetricsRegistry({ role: 'worker', gpu: options.gpu === undefined ? 'cpu' : String(options.gpu) });
+    const logger = createLogger({ level: config.logLevel, bindings: { role: 'worker', gpu: options.gpu ?? 'cpu' } });
+    const metrics = await startMetricsServer(registry, options.metricsPort, options.metricsHost).catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`--metrics-port ${options.metricsPort} on ${options.metricsHost}: ${error.code === 'EADDRINUSE' ? 'already in use' : (error.code ?? error.message)}`);
+    });
+    opened.push(metrics.close);
+    const store = createArtifactStore(options.store, { ...(config.s3Endpoint ? { s3Endpoint: config.s3Endpoint } : {}), s3Region: config.s3Region });
+    opened.push(() => store.close());
+    await store.check?.();
+    const worker = await runWorker(options, config, store, registry, logger);
+    logger.info({ metricsPort: metrics.port, redis: redactRedisUrl(options.redis), prefix: options.prefix }, 'worker metrics on /metrics');
+    return {
+      worker,
+      logger,
+      metricsPort: metrics.port,
+      close: async () => {
+        await worker.stop();
+        await metrics.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    for (const close of opened.reverse()) await close().catch(() => {});
+    if (isConfigurationError(error)) {
+      const code = (error as { code?: unknown }).code;
+      throw new ConfigError(`the worker cannot start: ${typeof code === 'string' && code !== 'E_CONFIG' && /^E_/.test(code) ? `[${code}] ` : ''}${(error as Error).message}`, undefined, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function runWorker(options: WorkerCommandOptions, config: ReturnType<typeof readConfig>, store: ArtifactStore, registry: ReturnType<typeof createMetricsRegistry>, logger: ReturnType<typeof createLogger>): Promise<FleetWorker> {
   const worker = new FleetWorker({
     redisUrl: options.redis,
     redisTls: config.redisTls,
     prefix: options.prefix,
-    lanes: parseLanes(options.lanes),
-    ...(options.overflowLanes === undefined ? {} : { overflowLanes: parseLanes(options.overflowLanes), overflowBacklog: options.overflowBacklog, overflowAfterMs: options.overflowAfter }),
+    lanes: options.lanes,
+    ...(options.overflowLanes === undefined ? {} : { overflowLanes: options.overflowLanes, overflowBacklog: options.overflowBacklog, overflowAfterMs: options.overflowAfter }),
     ...(options.gpu === undefined ? {} : { gpu: options.gpu, allowCpu: options.allowCpu ?? false }),
     ...(options.vram === undefined ? {} : { vramBytes: parseByteSize(options.vram) }),
     store,
@@ -47,19 +89,8 @@ export async function startWorker(options: WorkerCommandOptions) {
     shutdownTimeoutMs: options.shutdownTimeout * 1000,
     lockDurationMs: options.lockDuration,
   });
-  const metrics = await startMetricsServer(registry, options.metricsPort, options.metricsHost);
   await worker.start();
-  logger.info({ metricsPort: metrics.port, redis: redactRedisUrl(options.redis), prefix: options.prefix }, 'worker metrics on /metrics');
-  return {
-    worker,
-    logger,
-    metricsPort: metrics.port,
-    close: async () => {
-      await worker.stop();
-      await metrics.close();
-      await store.close();
-    },
-  };
+  return worker;
 }
 
 export function workerCommand(): Command {
@@ -68,12 +99,12 @@ export function workerCommand(): Command {
     .description('run one worker (one process per GPU) draining lanes in micro-batches under a VRAM budget')
     .option('--gpu <n>', 'GPU index: sessions on CUDA device n (an error at start without a CUDA provider); without it a CPU worker', integerOption('gpu', 0, 63))
     .option('--allow-cpu', 'with --gpu: run on the CPU when no CUDA provider is installed, and let a model CUDA cannot load run on the CPU')
-    .option('--lanes <list>', 'lanes to drain, comma-separated, or all', 'all')
-    .option('--overflow-lanes <list>', "lanes to drain only while backed up and this worker's own lanes are idle, one job at a time")
+    .option('--lanes <list>', 'lanes to drain, comma-separated, or all', parseLaneList, [...LANES])
+    .option('--overflow-lanes <list>', "lanes to drain only while backed up and this worker's own lanes are idle, one job at a time", parseLaneList)
     .option('--overflow-backlog <n>', 'jobs waiting in an overflow lane before this worker helps', integerOption('overflow-backlog', 1, 1_000_000), 1)
     .option('--overflow-after <ms>', 'how long that backlog must last before this worker helps', integerOption('overflow-after', 0, 3_600_000), 500)
-    .option('--vram <size>', "VRAM budget, e.g. 8GiB (default: on CUDA the device's free memory at start less a margin, else a nominal 16GiB)")
-    .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', config.storeUrl)
+    .option('--vram <size>', "VRAM budget, e.g. 8GiB (default: on CUDA the device's free memory at start less a margin, else a nominal 16GiB)", byteSizeOption('--vram'))
+    .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', storeUrlOption, config.storeUrl)
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
     .option('--metrics-port <n>', 'Prometheus /metrics port (0: any free port)', integerOption('metrics-port', 0, 65535), 9464)
     .option('--metrics-host <addr>', 'metrics bind address (env FLEET_METRICS_HOST)', config.metricsHost)

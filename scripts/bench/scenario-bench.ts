@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { LANE_DEFAULT_SIZE, LANES, type GenerateRequestInput, type JobView, type Lane } from '../../contract/index.js';
 import { createProducer, type Producer } from '../../producer/index.js';
-import { CompiledPolicy, loadDefaultPolicy, parsePolicy, staticPolicySource } from '../../router/index.js';
+import { CompiledPolicy, parsePolicy, staticPolicySource } from '../../router/index.js';
 import { LANE_BATCHING_DEFAULTS, planRenderSize, type FleetWorker, type FleetWorkerOptions } from '../../workers/index.js';
 import { benchPrefix, deletePrefix, LaneCounter, REDIS_URL, startBenchWorker } from './bench-fleet.js';
 import { mean, percentile, round, seededRandom, sleep } from './bench-stats.js';
@@ -118,7 +118,6 @@ export interface ScenarioResult {
 /** Every request to the large lane and model: the incident's configuration, as a policy document. */
 export const ALL_LARGE_POLICY = {
   name: 'incident-one-large-model',
-  models: loadDefaultPolicy().models,
   rules: [{ id: 'everything-large', lane: 'large', model: 'large-v1' }],
 };
 

@@ -15,6 +15,7 @@ import { S3Store } from '../../workers/index.js';
 import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
 import { MODELS_DIR } from '../helpers/worker.js';
 import { FaultProxy } from './fault-proxy.js';
+import { runRedisFreezeScenario } from './redis-freeze-scenario.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,7 +23,9 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '40' },
     workers: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
-    'drain-timeout': { type: 'string', default: '120' },
+    'drain-timeout': { type: 'string', default: '300' },
+    'freeze-requests': { type: 'string', default: '500' },
+    'skip-freeze': { type: 'boolean', default: false },
   },
 });
 const JOBS = Number(args.jobs);
@@ -246,5 +249,25 @@ try {
   await s3.stop();
   await redis.stop().catch(() => {});
   rmSync(work, { recursive: true, force: true });
+}
+
+// ---- Scenario: requests WITHOUT idempotency keys while Redis is frozen (issue 18, defect 1) ----
+// Its own private Redis and ingress process (redis-freeze-scenario.ts); every answer is counted against what Redis
+// holds afterwards: no job may sit behind a 503 that said "not enqueued".
+if (!args['skip-freeze']) {
+  try {
+    const freeze = await runRedisFreezeScenario({ requests: Number(args['freeze-requests']), rate: 100, freezeAtSeconds: 2.5, freezeForSeconds: 5, say });
+    if (args.json) print(JSON.stringify({ scenario: 'redis-freeze-without-keys', ...freeze }));
+    else {
+      print(
+        `freeze ${freeze.ok ? 'passed' : 'FAILED'}: ${freeze.requests} requests without idempotency keys, Redis frozen 5 s; answers ${JSON.stringify(freeze.answers)}; jobs in Redis ${freeze.jobsInRedis}; ` +
+          `enqueued behind a "not enqueued" 503: ${freeze.enqueuedBehindNotEnqueued}; 202 not in Redis: ${freeze.acceptedMissing}; outcome unknown then found: ${freeze.unknownThenFound}; uncoded ${freeze.uncoded}, unanswered ${freeze.unanswered}`,
+      );
+    }
+    if (!freeze.ok) exitCode = 1;
+  } catch (error) {
+    say(`freeze scenario failed to run: ${(error as Error).stack ?? error}`);
+    exitCode = 1;
+  }
 }
 process.exit(exitCode);

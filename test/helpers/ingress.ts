@@ -1,9 +1,9 @@
 import { createLogger, createMetricsRegistry } from '../../contract/index.js';
-import { createIngress, createProducer, type ProducerOptions } from '../../producer/index.js';
+import { AccessTokens, createIngress, createProducer, type IngressOptions, type ProducerOptions } from '../../producer/index.js';
 import { Writable } from 'node:stream';
 
 /** Starts a producer and an ingress on a random loopback port; log lines are kept in `logs`. */
-export async function startTestIngress(options: ProducerOptions & { token?: string }) {
+export async function startTestIngress(options: ProducerOptions & { token?: string; tokens?: AccessTokens; ingress?: Partial<IngressOptions> }) {
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -12,10 +12,12 @@ export async function startTestIngress(options: ProducerOptions & { token?: stri
     },
   });
   const logger = createLogger({ level: 'info', destination });
-  const producer = createProducer(options);
+  const { token, tokens, ingress, ...producerOptions } = options;
+  const producer = createProducer(producerOptions);
   await producer.ready().catch(() => {});
   const registry = createMetricsRegistry({ role: 'ingress' });
-  const app = createIngress({ producer, registry, logger, ...(options.token ? { token: options.token } : {}) });
+  const scoped = tokens ?? (token ? AccessTokens.single(token) : undefined);
+  const app = createIngress({ producer, registry, logger, ...(scoped ? { tokens: scoped } : {}), ...ingress });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -23,6 +25,8 @@ export async function startTestIngress(options: ProducerOptions & { token?: stri
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return {
+    app,
+    port,
     base,
     producer,
     logs,

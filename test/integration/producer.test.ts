@@ -14,7 +14,7 @@ describe('producer on real Redis', () => {
   let producer: Producer;
 
   before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix, maxWaiting: { upscale: 2 }, depthCacheMs: 0 });
+    producer = createProducer({ redis: REDIS_URL, prefix, maxWaiting: { upscale: 2 } });
     await producer.ready();
   });
   after(async () => {

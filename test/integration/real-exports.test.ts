@@ -18,7 +18,7 @@ import { startTestWorker } from '../helpers/worker.js';
 const account = { id: 'acct-exports', tier: 'pro' as const };
 
 function routeTo(model: string) {
-  const policy = new CompiledPolicy({ name: `to-${model}`, typographicWords: [], models: {}, rules: [{ id: 'all', lane: 'flash', model }] }, 1);
+  const policy = new CompiledPolicy({ name: `to-${model}`, typographicWords: [], rules: [{ id: 'all', lane: 'flash', model }] }, 1);
   return staticPolicySource(policy);
 }
 

@@ -26,6 +26,7 @@ import { ensureRedis, redisAnswers, redisServerInstalled, startRedisCluster, typ
 import { canaryPolicy } from '../helpers/canary-policy.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { countAllJobs, testPrefix } from '../helpers/redis.js';
+import { raceEnqueues } from '../helpers/admission-race.js';
 
 const account = { id: 'acct-cluster', tier: 'pro' } as const;
 const REQUESTS: Record<Lane, Record<string, unknown>> = {
@@ -186,7 +187,7 @@ describe('the fleet on a 3-master Redis Cluster', { skip: redisServerInstalled()
     const prefix = testPrefix();
     let producer: Producer;
     before(async () => {
-      producer = createProducer({ redis: cluster.url, prefix, maxWaiting: { large: 2 }, depthCacheMs: 0, attempts: 1 });
+      producer = createProducer({ redis: cluster.url, prefix, maxWaiting: { large: 2 }, attempts: 1 });
       await producer.ready(10_000);
     });
     after(async () => {
@@ -250,6 +251,20 @@ describe('the fleet on a 3-master Redis Cluster', { skip: redisServerInstalled()
         admin.disconnect();
       }
     });
+  });
+
+  test('backpressure is exact across producers on the cluster: the depth check and the add are one step in the lane slot', async () => {
+    const prefix = testPrefix();
+    const producers = [0, 1].map(() => createProducer({ redis: cluster.url, prefix, maxWaiting: { typography: 30 } }));
+    try {
+      await Promise.all(producers.map((p) => p.ready(10_000)));
+      const counts = await raceEnqueues(producers, REQUESTS.typography, 50);
+      assert.deepEqual(counts, { accepted: 30, E_BACKPRESSURE: 70 });
+      const held = await producers[0]!.laneQueue('typography').getJobCounts('waiting', 'prioritized');
+      assert.equal((held.waiting ?? 0) + (held.prioritized ?? 0), 30);
+    } finally {
+      await Promise.all(producers.map((p) => p.close()));
+    }
   });
 
   test('ingress: POST /generate, GET /jobs/:id, ?wait= and /healthz', async () => {

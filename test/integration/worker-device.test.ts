@@ -97,7 +97,8 @@ describe('device truth', () => {
     await strict.cleanup();
 
     const cli = await runFleet(['worker', '--gpu', '0', '--prefix', prefix, '--lanes', 'flash', '--models', MODELS_DIR, '--metrics-port', '0']);
-    assert.equal(cli.code, 1, cli.stderr);
+    // A configuration error: exit 2, which fleet up's supervisor does not restart.
+    assert.equal(cli.code, 2, cli.stderr);
     assert.match(cli.stderr, /\[E_DEVICE_UNAVAILABLE\] --gpu 0 asked for CUDA.*--allow-cpu/);
 
     const allowed = await startTestWorker(prefix, { gpu: 0, allowCpu: true, lanes: ['flash'] });

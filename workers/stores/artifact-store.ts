@@ -22,6 +22,16 @@ export interface ArtifactStore {
   exists(key: string): Promise<boolean>;
   /** Keys under a sub-prefix (audits: one artifact per job). */
   list(subPrefix?: string): Promise<string[]>;
+  /**
+   * Checks that the store can be used at all (its bucket exists and answers), so a worker refuses to start
+   * instead of failing every job. @throws FleetError E_STORE naming the store. @default no check
+   */
+  check?(): Promise<void>;
+  /**
+   * The first `maxBytes` of an object (an image's header, for its dimensions), or less when it is shorter.
+   * Stores that cannot read a range leave it out, and readers use `get`. @throws FleetError E_SOURCE when absent
+   */
+  readHead?(key: string, maxBytes: number): Promise<Buffer>;
   close(): Promise<void>;
 }
 

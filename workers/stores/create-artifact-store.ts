@@ -11,21 +11,34 @@ export interface StoreSettings {
   s3?: Partial<S3StoreOptions>;
 }
 
-/** `file://DIR` (relative paths from the working directory) or `s3://bucket/prefix`. */
-export function createArtifactStore(url: string, settings: StoreSettings = {}): ArtifactStore {
-  if (url.startsWith('file://')) return new FileStore(decodeURIComponent(url.slice('file://'.length)) || '.');
+/** What a store URL names. */
+export type StoreLocation = { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
+
+/**
+ * Parses `file://DIR` (relative paths from the working directory) or `s3://bucket/prefix`, so a bad `--store` is
+ * refused before anything starts. @throws RangeError naming the URL and what it must be.
+ */
+export function parseStoreUrl(url: string): StoreLocation {
+  if (url.startsWith('file://')) return { kind: 'file', dir: decodeURIComponent(url.slice('file://'.length)) || '.' };
   if (url.startsWith('s3://')) {
     const rest = url.slice('s3://'.length);
     const slash = rest.indexOf('/');
     const bucket = slash === -1 ? rest : rest.slice(0, slash);
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new RangeError(`store URL ${url}: invalid bucket name ${JSON.stringify(bucket)}`);
-    return new S3Store({
-      bucket,
-      prefix: slash === -1 ? '' : rest.slice(slash + 1),
-      ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint } : {}),
-      ...(settings.s3Region ? { region: settings.s3Region } : {}),
-      ...settings.s3,
-    });
+    return { kind: 's3', bucket, prefix: slash === -1 ? '' : rest.slice(slash + 1) };
   }
   throw new RangeError(`store URL must be file://DIR or s3://bucket/prefix, got ${JSON.stringify(url)}`);
+}
+
+/** `file://DIR` (relative paths from the working directory) or `s3://bucket/prefix`. */
+export function createArtifactStore(url: string, settings: StoreSettings = {}): ArtifactStore {
+  const location = parseStoreUrl(url);
+  if (location.kind === 'file') return new FileStore(location.dir);
+  return new S3Store({
+    bucket: location.bucket,
+    prefix: location.prefix,
+    ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint } : {}),
+    ...(settings.s3Region ? { region: settings.s3Region } : {}),
+    ...settings.s3,
+  });
 }

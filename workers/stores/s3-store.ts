@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { FleetError } from '../../contract/index.js';
 import { assertStoreKey, type ArtifactStore, type StoredObject } from './artifact-store.js';
@@ -59,18 +59,52 @@ export class S3Store implements ArtifactStore {
   async put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
     const objectKey = this.objectKey(key);
     return this.limit(async () => {
-      await this.withRetries(key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentType: contentType })));
+      try {
+        await this.withRetries(key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentType: contentType })));
+      } catch (error) {
+        if (error instanceof FleetError) throw error;
+        // A put has no object to miss: a 404 here is the bucket gone (deleted mid-run), a store failure.
+        throw new FleetError('E_STORE', `writing ${key} to ${this.description} failed: ${isMissingBucket(error) ? `bucket ${this.bucket} does not exist` : (error as Error).name}`, { cause: error });
+      }
       return { url: `s3://${this.bucket}/${objectKey}`, key, bytes: body.length };
     });
   }
 
   async get(key: string): Promise<Buffer> {
+    return this.read(key);
+  }
+
+  async readHead(key: string, maxBytes: number): Promise<Buffer> {
+    return this.read(key, `bytes=0-${Math.max(0, maxBytes - 1)}`);
+  }
+
+  /**
+   * HeadBucket at start: a bucket that does not exist, or that these credentials may not use, is a configuration
+   * error (E_STORE, the worker refuses to start). A bucket that only fails now (throttling, 5xx, the network after
+   * the store's retries) passes: jobs retry their writes, and a worker that refused to start would not.
+   * @throws FleetError E_STORE naming the bucket and why.
+   */
+  async check(): Promise<void> {
+    try {
+      await this.withRetries('(bucket)', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    } catch (error) {
+      const cause = error instanceof FleetError ? error.cause : error;
+      const status = statusOf(cause);
+      if (status === 404 || isMissingBucket(cause)) throw new FleetError('E_STORE', `store ${this.description}: bucket ${this.bucket} does not exist`, { cause: error });
+      if (status === 403 || status === 401) throw new FleetError('E_STORE', `store ${this.description}: access to bucket ${this.bucket} is denied (${status})`, { cause: error });
+      if (status !== undefined && status >= 400 && status < 500 && status !== 429) throw new FleetError('E_STORE', `store ${this.description}: bucket ${this.bucket} answered ${status}`, { cause: error });
+    }
+  }
+
+  private async read(key: string, range?: string): Promise<Buffer> {
     const objectKey = this.objectKey(key);
     try {
-      const response = await this.withRetries(key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey })));
+      const response = await this.withRetries(key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range ? { Range: range } : {}) })));
       return Buffer.from(await response.Body!.transformToByteArray());
     } catch (error) {
+      if (isMissingBucket(error)) throw new FleetError('E_STORE', `reading ${key} from ${this.description} failed: bucket ${this.bucket} does not exist`, { cause: error });
       if (isNotFound(error)) throw new FleetError('E_SOURCE', `no stored object ${key}`, { cause: error });
+      if (error instanceof FleetError) throw error;
       throw new FleetError('E_STORE', `reading ${key} from ${this.description} failed`, { cause: error });
     }
   }
@@ -130,6 +164,11 @@ export class S3Store implements ArtifactStore {
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function isMissingBucket(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string } | undefined;
+  return e?.name === 'NoSuchBucket' || e?.Code === 'NoSuchBucket';
 }
 
 function isNotFound(error: unknown): boolean {
