@@ -46,3 +46,21 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   } as typeof logger.child;
   return logger;
 }
+
+/**
+ * Sends the process's warnings (Node's deprecations, a dependency's `process.emitWarning`) through `logger` as one
+ * JSON line each instead of Node's multi-line stderr text, so a long-running service's output parses line by
+ * line. Node prints warnings from a listener of its own; that one is removed. Returns a function that undoes it.
+ */
+export function routeProcessWarnings(logger: Logger): () => void {
+  const previous = process.listeners('warning');
+  process.removeAllListeners('warning');
+  const onWarning = (warning: Error & { code?: string }) => {
+    logger.warn({ warning: { name: warning.name, ...(warning.code === undefined ? {} : { code: warning.code }), message: warning.message } }, `process warning: ${warning.message}`);
+  };
+  process.on('warning', onWarning);
+  return () => {
+    process.off('warning', onWarning);
+    for (const listener of previous) process.on('warning', listener);
+  };
+}

@@ -54,7 +54,9 @@ export class FleetWorker {
   private stopping: Promise<void> | undefined;
 
   constructor(options: FleetWorkerOptions) {
-    this.options = resolveFleetWorkerOptions(options, `${hostname()}-${process.pid}${options.gpu === undefined ? '' : `-gpu${options.gpu}`}`);
+    const resolved = resolveFleetWorkerOptions(options, `${hostname()}-${process.pid}${options.gpu === undefined ? '' : `-gpu${options.gpu}`}`);
+    // Bound once here, so every line of the worker and its consumers names it (and a key is never written twice).
+    this.options = { ...resolved, logger: resolved.logger.child({ workerId: resolved.workerId, gpu: resolved.gpu ?? 'cpu' }) };
     this.metrics = new WorkerMetrics(this.options.registry);
   }
 
@@ -231,10 +233,8 @@ export class FleetWorker {
     this.catalogue.start();
     log.info(
       {
-        workerId: options.workerId,
         lanes: options.lanes,
         overflowLanes: options.overflowLanes,
-        gpu: options.gpu ?? null,
         executionProvider: this.device.plan.description,
         vramBytes: budgetBytes,
         store: options.store.description,
@@ -257,7 +257,7 @@ export class FleetWorker {
     this.lifecycle.moveTo('draining');
     void this.heartbeat?.beat();
     clearInterval(this.depthTimer);
-    log.info({ workerId: this.options.workerId }, 'draining: no new jobs, finishing batches in flight');
+    log.info('draining: no new jobs, finishing batches in flight');
     await Promise.all(this.drains.map((d) => d.consumer.pause()));
     const graceful = (async () => {
       await this.batcher!.drain();
@@ -277,7 +277,7 @@ export class FleetWorker {
     }
     await this.release();
     this.lifecycle.moveTo('stopped');
-    log.info({ workerId: this.options.workerId }, 'worker stopped');
+    log.info('worker stopped');
   }
 
   /** Lets go of everything start() set up; each Redis write bounded. The engine ends last (see NativeCallGuard). */

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ConfigError, createLogger, createMetricsRegistry, readConfig, redactRedisUrl, RedisOutageLog, type FleetConfig } from '../../contract/index.js';
+import { ConfigError, createLogger, createMetricsRegistry, readConfig, redactRedisUrl, RedisOutageLog, routeProcessWarnings, type FleetConfig } from '../../contract/index.js';
 import { AccessTokens, createIngress, createProducer } from '../../producer/index.js';
 import { createArtifactStore, storeSourceImageInspector } from '../../workers/index.js';
 import { integerOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
@@ -27,6 +27,7 @@ export async function startIngress(options: IngressCommandOptions) {
   const config = readConfig();
   const tokens = ingressTokens(config);
   const logger = createLogger({ level: config.logLevel, bindings: { role: 'ingress' } });
+  routeProcessWarnings(logger);
   const store = createArtifactStore(options.store ?? config.storeUrl, { ...(config.s3Endpoint ? { s3Endpoint: config.s3Endpoint } : {}), s3Region: config.s3Region });
   const producer = createProducer({
     redis: options.redis,

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ConfigError, createLogger, createMetricsRegistry, LANES, readConfig, redactRedisUrl, type Lane } from '../../contract/index.js';
+import { ConfigError, createLogger, createMetricsRegistry, LANES, readConfig, redactRedisUrl, routeProcessWarnings, type Lane } from '../../contract/index.js';
 import { createArtifactStore, FleetWorker, parseByteSize, startMetricsServer, type ArtifactStore } from '../../workers/index.js';
 import { integerOption, UsageError, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 import { parseLaneList } from '../lane-argument.js';
@@ -43,7 +43,9 @@ export async function startWorker(options: WorkerCommandOptions) {
   try {
     assertModelsDir(options.models);
     const registry = createMetricsRegistry({ role: 'worker', gpu: options.gpu === undefined ? 'cpu' : String(options.gpu) });
-    const logger = createLogger({ level: config.logLevel, bindings: { role: 'worker', gpu: options.gpu ?? 'cpu' } });
+    const logger = createLogger({ level: config.logLevel, bindings: { role: 'worker' } });
+    const unrouteWarnings = routeProcessWarnings(logger);
+    opened.push(async () => unrouteWarnings());
     const metrics = await startMetricsServer(registry, options.metricsPort, options.metricsHost).catch((error: NodeJS.ErrnoException) => {
       throw new UsageError(`--metrics-port ${options.metricsPort} on ${options.metricsHost}: ${error.code === 'EADDRINUSE' ? 'already in use' : (error.code ?? error.message)}`);
     });
@@ -52,10 +54,10 @@ export async function startWorker(options: WorkerCommandOptions) {
     opened.push(() => store.close());
     await store.check?.();
     const worker = await runWorker(options, config, store, registry, logger);
-    logger.info({ metricsPort: metrics.port, redis: redactRedisUrl(options.redis), prefix: options.prefix }, 'worker metrics on /metrics');
+    worker.options.logger.info({ metricsPort: metrics.port, redis: redactRedisUrl(options.redis), prefix: options.prefix }, 'worker metrics on /metrics');
     return {
       worker,
-      logger,
+      logger: worker.options.logger,
       metricsPort: metrics.port,
       close: async () => {
         await worker.stop();

@@ -71,7 +71,7 @@ export class WorkerDevice {
         },
       });
     }
-    if (plan.warning !== undefined) logger.warn({ gpu }, plan.warning);
+    if (plan.warning !== undefined) logger.warn(plan.warning);
     const device = new WorkerDevice(plan, sessionFactory, engine);
     if (plan.device !== 'cuda') return device;
 
