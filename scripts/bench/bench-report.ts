@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceResult } from './inference-bench.js';
+import { ingressMarkdown, type IngressFigures } from './ingress-bench.js';
 import type { ModelStepFigures } from './model-step-bench.js';
 import type { OverheadResult } from './overhead-bench.js';
 import { describePlacement } from './scenario-bench.js';
@@ -29,6 +30,8 @@ export interface BenchReport {
   /** The incident's families (SD3.5-shaped large and distilled flash models) run raw: per step and per image. */
   modelSteps: ModelStepFigures[];
   scenario: ScenarioResult;
+  /** `POST /generate` against a bare fastify route doing the same queue.add. */
+  ingress: IngressFigures;
   goals: Record<string, { goal: string; value: number; met: boolean }>;
 }
 
@@ -63,7 +66,7 @@ export function gitCommit(): string {
   }
 }
 
-export function evaluateGoals(r: Pick<BenchReport, 'overhead' | 'inference' | 'scenario'>): BenchReport['goals'] {
+export function evaluateGoals(r: Pick<BenchReport, 'overhead' | 'inference' | 'scenario' | 'ingress'>): BenchReport['goals'] {
   const s = r.scenario;
   return {
     overheadRatio: { goal: 'fleet / bare BullMQ (same jobs) ≥ 0.8', value: r.overhead.ratio, met: r.overhead.ratio >= 0.8 },
@@ -74,6 +77,7 @@ export function evaluateGoals(r: Pick<BenchReport, 'overhead' | 'inference' | 's
     scenarioOom: { goal: '0 OOM after', value: s.after.oom, met: s.after.oom === 0 },
     scenarioCost: { goal: 'after/before cost per render ≤ 0.55', value: s.ratios.costPerRender, met: s.ratios.costPerRender <= 0.55 },
     scenarioGpuBusy: { goal: 'after GPU busy ≥ 0.9 at saturation', value: s.after.gpuBusySaturated, met: s.after.gpuBusySaturated >= 0.9 },
+    ingressVsBare: { goal: 'ingress / bare fastify route req/s ≥ 0.8 (lowest over 16, 64, 256 connections)', value: Number(r.ingress.ratio.toFixed(3)), met: r.ingress.ratio >= 0.8 },
   };
 }
 
@@ -158,6 +162,7 @@ export function toMarkdown(report: BenchReport): string {
       return `| ${k} | ${ms(b.p50Ms)} / ${ms(b.p95Ms)} | ${ms(a.p50Ms)} / ${ms(a.p95Ms)} | ${[a.queueWaitMs, a.batchWaitMs, a.inferenceMs, a.finishMs].map(ms).join(' / ')} | ${a.meanBatchSize.toFixed(2)} |`;
     }),
     '',
+    ...ingressMarkdown(report.ingress),
     '**Goals**',
     '',
     '| goal | value | met |',
