@@ -71,7 +71,11 @@ export function evaluateGoals(r: Pick<BenchReport, 'overhead' | 'inference' | 's
   return {
     overheadRatio: { goal: 'fleet / bare BullMQ (same jobs) ≥ 0.8', value: r.overhead.ratio, met: r.overhead.ratio >= 0.8 },
     inferenceVsRaw: { goal: 'fleet / raw ≥ 0.9', value: r.inference.ratioVsRaw, met: r.inference.ratioVsRaw >= 0.9 },
-    inferenceVsBatch1: { goal: 'fleet / fleet batch 1 ≥ 1.4', value: r.inference.ratioVsBatch1, met: r.inference.ratioVsBatch1 >= 1.4 },
+    inferenceBatchGain: {
+      goal: "fleet's batch-4 gain / raw batch-4 gain ≥ 0.9 (same run)",
+      value: r.inference.batchGainVsRawGain,
+      met: r.inference.batchGainVsRawGain >= 0.9,
+    },
     scenarioMedian: { goal: 'after/before median ≤ 1/3', value: s.ratios.p50, met: s.ratios.p50 <= 1 / 3 },
     scenarioP95: { goal: 'after/before p95 ≤ 0.4', value: s.ratios.p95, met: s.ratios.p95 <= 0.4 },
     scenarioOom: { goal: '0 OOM after', value: s.after.oom, met: s.after.oom === 0 },
@@ -125,7 +129,7 @@ export function toMarkdown(report: BenchReport): string {
       const label = { batch1: 'fleet, batch 1', fixed4x80: 'fleet, 4 items / 80 ms', adaptive: 'fleet, 4 / 80 ms adaptive (as deployed)' }[k];
       return `| ${label} | ${c.imagesPerSec} | ${ms(c.p50Ms)} | ${ms(c.p95Ms)} | ${c.meanBatchSize} | ${c.inferenceMs} / ${c.postProcessMs} / ${c.uploadMs} ms | ${c.inferenceOnlyImagesPerSec} | ${loopMs(c.eventLoopDelayP99Ms)} |`;
     }),
-    `| **fleet / raw** (goal ≥ 0.9) · **fleet / fleet batch 1** (goal ≥ 1.4) | **${x(i.ratioVsRaw)}** · **${x(i.ratioVsBatch1)}** | | | | | ${x(i.inferenceOnlyRatioVsRaw)} | |`,
+    `| **fleet / raw** (goal ≥ 0.9) · fleet / fleet batch 1 ${x(i.ratioVsBatch1)} against raw batch 4 / batch 1 ${x(i.rawImagesPerSec / i.rawBatch1ImagesPerSec)}: **batch gain kept ${x(i.batchGainVsRawGain)}** (goal ≥ 0.9) | **${x(i.ratioVsRaw)}** | | | | | ${x(i.inferenceOnlyRatioVsRaw)} | |`,
     '',
     'The incident\'s families, raw (toy weights in export-shaped graphs: the figures are the pipeline\'s and these graphs\', not a real model\'s):',
     '',

@@ -72,6 +72,11 @@ export interface InferenceResult {
   ratioVsRaw: number;
   ratioVsBatch1: number;
   /**
+   * What batching gains the fleet (as deployed ÷ fleet batch 1) over what it gains the model itself (raw batch 4 ÷
+   * raw batch 1), in the same run: 1 means the fleet keeps all of the model's own batch gain.
+   */
+  batchGainVsRawGain: number;
+  /**
    * The raw loop with onnxruntime's default session settings (idle intra-op threads spin), images/s at batch 1
    * and 4: what the fleet's session settings gain on this machine. Not a goal figure.
    */
@@ -206,6 +211,7 @@ export async function runInferenceBench(options: InferenceOptions): Promise<Infe
     batch1ImagesPerSec: batch1.imagesPerSec,
     ratioVsRaw: round(adaptive.imagesPerSec / raw.batch4, 3),
     ratioVsBatch1: round(adaptive.imagesPerSec / batch1.imagesPerSec, 3),
+    batchGainVsRawGain: round(adaptive.imagesPerSec / batch1.imagesPerSec / (raw.batch4 / raw.batch1), 3),
     rawOrtDefaults: { batch1ImagesPerSec: round(rawDefaults.batch1, 2), batch4ImagesPerSec: round(rawDefaults.batch4, 2) },
     inferenceOnlyRatioVsRaw: round(adaptive.inferenceOnlyImagesPerSec / raw.batch4, 3),
     p50Ms: adaptive.p50Ms,
