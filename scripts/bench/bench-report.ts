@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceResult } from './inference-bench.js';
 import { ingressMarkdown, type IngressFigures } from './ingress-bench.js';
+import { scaleMarkdown, type ScaleFigures } from './scale-bench.js';
 import type { ModelStepFigures } from './model-step-bench.js';
 import type { OverheadResult } from './overhead-bench.js';
 import { describePlacement } from './scenario-bench.js';
@@ -32,6 +33,8 @@ export interface BenchReport {
   scenario: ScenarioResult;
   /** `POST /generate` against a bare fastify route doing the same queue.add. */
   ingress: IngressFigures;
+  /** Redis memory per job, `fleet status` time against retained jobs, ingress processes on one Redis. */
+  scale: ScaleFigures;
   goals: Record<string, { goal: string; value: number; met: boolean }>;
 }
 
@@ -167,6 +170,7 @@ export function toMarkdown(report: BenchReport): string {
     }),
     '',
     ...ingressMarkdown(report.ingress),
+    ...scaleMarkdown(report.scale),
     '**Goals**',
     '',
     '| goal | value | met |',

@@ -11,6 +11,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { createLogger, createMetricsRegistry, laneQueueName, laneQueuePrefix, LANES } from '../../contract/index.js';
 import { createIngress, createProducer, PRODUCER_DEFAULTS, type Producer } from '../../producer/index.js';
+import { benchPrefix, deletePrefix } from './bench-fleet.js';
 
 const AUTOCANNON_BIN = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const run = promisify(execFile);
@@ -58,7 +59,7 @@ async function listen(app: { listen(options: { host: string; port: number }): Pr
 }
 
 /** The fleet's ingress as `fleet ingress` runs it: info-level JSON logs (written to a sink), metrics, exact depth check. */
-async function startFleetIngress(redisUrl: string, prefix: string): Promise<Server & { producer: Producer }> {
+export async function startFleetIngress(redisUrl: string, prefix: string): Promise<Server & { producer: Producer }> {
   const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
   const producer = createProducer({ redis: redisUrl, prefix, maxWaiting: Object.fromEntries(LANES.map((lane) => [lane, 100_000_000])) });
   await producer.ready();
@@ -102,7 +103,7 @@ async function startBareRoute(redisUrl: string, prefix: string): Promise<Server>
   };
 }
 
-async function load(url: string, connections: number, durationS: number, ratePerS?: number): Promise<LoadFigures> {
+export async function load(url: string, connections: number, durationS: number, ratePerS?: number): Promise<LoadFigures> {
   const args = [AUTOCANNON_BIN, '-j', '-n', '-m', 'POST', '-H', 'content-type=application/json', '-b', JSON.stringify(REQUEST), '-c', String(connections), '-d', String(durationS)];
   if (ratePerS !== undefined) args.push('-R', String(ratePerS));
   const { stdout } = await run(process.execPath, [...args, `${url}/generate`], { maxBuffer: 16 * 1024 * 1024 });
@@ -115,20 +116,9 @@ async function load(url: string, connections: number, durationS: number, ratePer
   };
 }
 
-async function deletePrefix(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
-
 /** One measurement on a fresh prefix (so a full queue of the last one costs this one nothing). */
 async function measure(kind: 'fleet' | 'bare', options: IngressBenchOptions, connections: number, ratePerS?: number): Promise<LoadFigures> {
-  const prefix = `bench-ingress-${randomUUID().slice(0, 8)}`;
+  const prefix = benchPrefix('ingress');
   const server = kind === 'fleet' ? await startFleetIngress(options.redisUrl, prefix) : await startBareRoute(options.redisUrl, prefix);
   try {
     // A short warm-up: connections, JIT and Redis scripts loaded before the measured seconds.
@@ -136,7 +126,7 @@ async function measure(kind: 'fleet' | 'bare', options: IngressBenchOptions, con
     return await load(server.url, connections, options.durationS, ratePerS);
   } finally {
     await server.close();
-    await deletePrefix(options.redisUrl, prefix);
+    await deletePrefix(prefix, options.redisUrl);
   }
 }
 

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --json]`: fleet overhead, inference and the incident scenario, measured side by
 // side in one run. Prints a table (or, with --json, one JSON object and nothing else on stdout); writes
 // bench/results/latest.{json,md} and a timestamped copy. Progress goes to stderr. See README "Benchmarks".
-// Other flags: --only overhead,inference,scenario,ingress (or --section: runs a subset; results are not written), --seed N,
+// Other flags: --only overhead,inference,scenario,ingress,scale (or --section: runs a subset; results are not written), --seed N,
 // --gpus N (simulated GPUs in the scenario, default 2), --placement 'flash,typography,upscale;large' (the after
 // configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts),
 // --seconds N (the scenario's sustained phase, real-time equivalent) and --time-scale X (its speed-up).
@@ -10,6 +10,7 @@ import { buildModels } from '../build-models.js';
 import { describeMachine, evaluateGoals, gitCommit, toMarkdown, writeResults, type BenchReport } from './bench-report.js';
 import { runInferenceBench } from './inference-bench.js';
 import { runIngressBench } from './ingress-bench.js';
+import { runScaleBench } from './scale-bench.js';
 import { runModelStepBench } from './model-step-bench.js';
 import { runOverheadBench } from './overhead-bench.js';
 import { parsePlacement, runScenarioBench } from './scenario-bench.js';
@@ -46,19 +47,21 @@ const SETTINGS = {
     inference: { fleetImages: 24, rawRounds: 4 },
     scenario: { timeScale: 0.1, sustainedSeconds: 150, saturationJobs: 60 },
     ingress: { durationS: 4 },
+    scale: { completedSteps: [10_000, 100_000], ingressSeconds: 4 },
   },
   full: {
     overhead: { noopJobs: 30_000, finishWorkJobs: 3000, rounds: 5 },
     inference: { fleetImages: 96, rawRounds: 12 },
     scenario: { timeScale: 0.25, sustainedSeconds: 600, saturationJobs: 200 },
     ingress: { durationS: 10 },
+    scale: { completedSteps: [10_000, 100_000, 1_000_000], ingressSeconds: 10 },
   },
 } as const;
 
 async function main(): Promise<void> {
   const mode = values.quick ? 'quick' : 'full';
   const settings = SETTINGS[mode];
-  const only = new Set((values.only ?? values.section ?? 'overhead,inference,scenario,ingress').split(',').map((s) => s.trim()));
+  const only = new Set((values.only ?? values.section ?? 'overhead,inference,scenario,ingress,scale').split(',').map((s) => s.trim()));
   const startedAt = new Date();
   const started = performance.now();
   // Idempotent: models already built by this builder version are skipped.
@@ -81,9 +84,10 @@ async function main(): Promise<void> {
       })
     : undefined;
   const ingress = only.has('ingress') ? await runIngressBench({ ...settings.ingress, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', log }) : undefined;
+  const scale = only.has('scale') ? await runScaleBench({ ...settings.scale, completedSteps: [...settings.scale.completedSteps], modelsDir: values.models, log }) : undefined;
   const durationS = (performance.now() - started) / 1000;
-  if (!overhead || !inference || !modelSteps || !scenario || !ingress) {
-    stdoutWrite(`${JSON.stringify({ mode, durationS, overhead, inference, modelSteps, scenario, ingress }, null, values.json ? undefined : 2)}\n`);
+  if (!overhead || !inference || !modelSteps || !scenario || !ingress || !scale) {
+    stdoutWrite(`${JSON.stringify({ mode, durationS, overhead, inference, modelSteps, scenario, ingress, scale }, null, values.json ? undefined : 2)}\n`);
     return;
   }
   const report: BenchReport = {
@@ -97,6 +101,7 @@ async function main(): Promise<void> {
     modelSteps,
     scenario,
     ingress,
+    scale,
     goals: evaluateGoals({ overhead, inference, scenario, ingress }),
   };
   const paths = writeResults(report);
