@@ -19,7 +19,8 @@ import type { Finisher } from './job-finisher.js';
 import type { LatencyRecorder } from '../metrics/latency-recorder.js';
 import type { ModelRepository } from '../models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
-import type { DiffusionModel } from '../models/model-description.js';
+import type { DiffusionModel, UpscaleModel } from '../models/model-description.js';
+import { readSourceImage } from './read-source-image.js';
 import { planRenderSize } from './render-size.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
@@ -192,7 +193,7 @@ export class LaneConsumer {
     }
     try {
       const description = await this.options.repository.describe(model);
-      const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description.tile.sizePx) : this.prepare(job, takenAt, description);
+      const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description) : this.prepare(job, takenAt, description);
       const output = await this.options.batcher.submit({
         lane,
         key: renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
@@ -248,10 +249,11 @@ export class LaneConsumer {
   }
 
   /** An upscale reads its source before the batch, so no I/O holds VRAM; tiles bound its memory whatever the size. */
-  private async prepareUpscale(job: Job<JobData, JobResult>, takenAt: number, tileSizePx: number): Promise<RenderJob> {
+  private async prepareUpscale(job: Job<JobData, JobResult>, takenAt: number, description: UpscaleModel): Promise<RenderJob> {
     const { source } = job.data.request;
     if (source === undefined) throw new ValidationError('upscale needs source.key', 'source');
-    return { job, takenAt, render: { width: tileSizePx, height: tileSizePx }, source: await this.options.store.get(source.key) };
+    const tileSizePx = description.tile.sizePx;
+    return { job, takenAt, render: { width: tileSizePx, height: tileSizePx }, source: await readSourceImage(this.options.store, source.key, description) };
   }
 
   /** Codes every failure; what retrying cannot fix becomes UnrecoverableError, so BullMQ fails it at once. */
