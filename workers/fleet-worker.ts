@@ -206,6 +206,7 @@ export class FleetWorker {
         metrics,
         recorder: this.recorder!,
         logger: log,
+        ...(this.outage === undefined ? {} : { outage: this.outage }),
         lockDurationMs: options.lockDurationMs,
         concurrencyHoldMs: options.concurrencyHoldMs,
         ...(options.fixedConcurrency === undefined || overflow ? {} : { fixedConcurrency: options.fixedConcurrency }),

@@ -13,6 +13,7 @@ import {
   type Lane,
   type Logger,
   type RedisClient,
+  type RedisOutageLog,
 } from '../../contract/index.js';
 import type { CounterChild, HistogramChild } from '../metrics/bound-metrics.js';
 import type { Finisher } from './job-finisher.js';
@@ -39,6 +40,11 @@ export interface LaneConsumerOptions {
   metrics: WorkerMetrics;
   recorder: LatencyRecorder;
   logger: Logger;
+  /**
+   * The worker's one outage log: the Worker's connection errors (one per reconnect attempt) are counted there, so
+   * an outage is one line however many lanes and attempts. @default each error logged as it comes
+   */
+  outage?: RedisOutageLog;
   lockDurationMs: number;
   /** How long the lane keeps the concurrency its demand last peaked at, ms: `FleetWorkerOptions.concurrencyHoldMs`. */
   concurrencyHoldMs: number;
@@ -106,7 +112,9 @@ export class LaneConsumer {
       stalledInterval: options.lockDurationMs,
       maxStalledCount: 3,
     });
-    this.worker.on('error', (error) => options.logger.warn({ lane: options.lane, err: error }, 'lane worker error'));
+    this.worker.on('error', (error) => {
+      if (options.outage?.connectionError(error) !== true) options.logger.warn({ lane: options.lane, err: error }, 'lane worker error');
+    });
   }
 
   start(): void {
