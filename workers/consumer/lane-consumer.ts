@@ -25,6 +25,7 @@ import { readSourceImage } from './read-source-image.js';
 import { planRenderSize } from './render-size.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
+import type { CrashIsolation } from './crash-isolation.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
@@ -45,6 +46,8 @@ export interface LaneConsumerOptions {
    * an outage is one line however many lanes and attempts. @default each error logged as it comes
    */
   outage?: RedisOutageLog;
+  /** The worker's one crash isolation, shared by its lanes: suspects of a worker crash run alone. */
+  isolation: CrashIsolation;
   lockDurationMs: number;
   /** How long the lane keeps the concurrency its demand last peaked at, ms: `FleetWorkerOptions.concurrencyHoldMs`. */
   concurrencyHoldMs: number;
@@ -109,6 +112,7 @@ export class LaneConsumer {
       concurrency: this.wantedConcurrency(),
       lockDuration: options.lockDurationMs,
       // A worker killed mid-batch leaves its jobs locked; they return to the queue within about two lock durations.
+      // CrashIsolation fails the job that killed it at its second stall; the limit is a backstop above that.
       stalledInterval: options.lockDurationMs,
       maxStalledCount: 3,
     });
@@ -200,32 +204,7 @@ export class LaneConsumer {
       }
     }
     try {
-      const description = await this.options.repository.describe(model);
-      const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description) : this.prepare(job, takenAt, description);
-      const output = await this.options.batcher.submit({
-        lane,
-        key: renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
-        model,
-        widthPx: renderJob.render.width,
-        heightPx: renderJob.render.height,
-        payload: renderJob,
-      });
-      const { result, timings } = await this.options.finisher.finish(renderJob, output, description);
-      const t = result.timings;
-      const seconds = this.laneSeconds;
-      seconds.queueWait.observe((t.queueWaitMs ?? 0) / 1000);
-      seconds.batchWait.observe((t.batchWaitMs ?? 0) / 1000);
-      seconds.postProcess.observe(timings.postProcessMs / 1000);
-      seconds.upload.observe(timings.uploadMs / 1000);
-      seconds.endToEnd.observe((t.endToEndMs ?? 0) / 1000);
-      const perModel = this.modelCounters(model);
-      perModel.completed.inc();
-      perModel.costUnits.inc(result.costUnits ?? 0);
-      recorder.observeJob(lane, t);
-      // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
-      // because a child logger per job costs more than the line.
-      if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
-      return result;
+      return await this.options.isolation.run(job, (alone) => this.render(job, takenAt, alone));
     } catch (error) {
       const log = logger.child({ jobId: job.id, lane, model });
       if (errorCodeOf(error) === 'E_SHUTDOWN' && token !== undefined) {
@@ -236,6 +215,38 @@ export class LaneConsumer {
       }
       throw this.failure(job, error, log);
     }
+  }
+
+  /** Prepares, batches and finishes one job; `alone` gives it a batch of its own (see CrashIsolation). */
+  private async render(job: Job<JobData, JobResult>, takenAt: number, alone: boolean): Promise<JobResult> {
+    const { lane, recorder, logger } = this.options;
+    const model = job.data.model;
+    const description = await this.options.repository.describe(model);
+    const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description) : this.prepare(job, takenAt, description);
+    const output = await this.options.batcher.submit({
+      lane,
+      key: alone ? `alone:${job.id}` : renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
+      model,
+      widthPx: renderJob.render.width,
+      heightPx: renderJob.render.height,
+      payload: renderJob,
+    });
+    const { result, timings } = await this.options.finisher.finish(renderJob, output, description);
+    const t = result.timings;
+    const seconds = this.laneSeconds;
+    seconds.queueWait.observe((t.queueWaitMs ?? 0) / 1000);
+    seconds.batchWait.observe((t.batchWaitMs ?? 0) / 1000);
+    seconds.postProcess.observe(timings.postProcessMs / 1000);
+    seconds.upload.observe(timings.uploadMs / 1000);
+    seconds.endToEnd.observe((t.endToEndMs ?? 0) / 1000);
+    const perModel = this.modelCounters(model);
+    perModel.completed.inc();
+    perModel.costUnits.inc(result.costUnits ?? 0);
+    recorder.observeJob(lane, t);
+    // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
+    // because a child logger per job costs more than the line.
+    if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
+    return result;
   }
 
   private modelCounters(model: string): { completed: CounterChild; costUnits: CounterChild } {
