@@ -49,6 +49,11 @@ export interface FleetConfig {
   s3Endpoint: string | undefined;
   /** Env `AWS_REGION`, else `AWS_DEFAULT_REGION`. @default 'us-east-1' */
   s3Region: string;
+  /**
+   * TEST HOOK, never for production: a worker kills its own process when a batch holds a prompt containing this
+   * (`FleetWorkerOptions.testHookCrashOnPrompt`). Env `FLEET_TEST_HOOK_CRASH_ON_PROMPT`. @default undefined (off)
+   */
+  testHookCrashOnPrompt: string | undefined;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -66,6 +71,7 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info',
   s3Endpoint: undefined,
   s3Region: 'us-east-1',
+  testHookCrashOnPrompt: undefined,
 } satisfies FleetConfig;
 
 /**
@@ -104,6 +110,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FleetConfig {
     logLevel: env.LOG_LEVEL || CONFIG_DEFAULTS.logLevel,
     s3Endpoint: env.FLEET_S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
     s3Region: env.AWS_REGION || env.AWS_DEFAULT_REGION || CONFIG_DEFAULTS.s3Region,
+    testHookCrashOnPrompt: env.FLEET_TEST_HOOK_CRASH_ON_PROMPT || undefined,
   };
 }
 

@@ -77,6 +77,11 @@ export const ERROR_CODES = {
   E_URI_TOO_LONG: { httpStatus: 414, retryable: false },
   /** The ingress holds its maximum of open connections; retry shortly. HTTP 503. */
   E_TOO_MANY_CONNECTIONS: { httpStatus: 503, retryable: true },
+  /**
+   * The job's worker process died (a native crash, an OOM kill) while it ran this job alone: run alone after a
+   * first such death took its batch with it, it killed its process again. Not retried. HTTP 500.
+   */
+  E_WORKER_CRASH: { httpStatus: 500, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

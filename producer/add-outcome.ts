@@ -32,11 +32,7 @@ export async function waitForConnection(redis: RedisClient, timeoutMs: number): 
   }
 }
 
-/** A connection-level failure (Redis away, hanging or failing over), as opposed to an error Redis answered with. */
-export function isConnectionError(error: unknown): boolean {
-  const text = `${(error as Error)?.name ?? ''} ${(error as Error)?.message ?? ''}`;
-  return /Connection is closed|Stream isn't writeable|isn't ready|MaxRetriesPerRequest|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CLUSTERDOWN|LOADING|ClusterAllFailed|refresh slots cache|startup nodes|Command timed out|Connection timeout/i.test(text);
-}
+export { isConnectionError } from '../contract/index.js';
 
 /**
  * A command ioredis refused before writing it (the connection was not up and there is no offline queue): Redis

@@ -6,6 +6,7 @@ import { InferenceRunner } from './engine/inference-runner.js';
 import type { InferenceEngine } from './engine/inference-engine.js';
 import { JobFinisher } from './consumer/job-finisher.js';
 import { LaneConsumer } from './consumer/lane-consumer.js';
+import { CrashIsolation } from './consumer/crash-isolation.js';
 import { LatencyRecorder } from './metrics/latency-recorder.js';
 import { ModelRepository } from './models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './consumer/render-job.js';
@@ -166,6 +167,8 @@ export class FleetWorker {
     const runner = this.runner;
     this.batcher = new MicroBatcher<RenderJob, InferenceOutput, Lane>({
       run: async (batch) => {
+        const crashOn = options.testHookCrashOnPrompt;
+        if (crashOn !== undefined && batch.payloads.some((p) => p.job.data.request.prompt.includes(crashOn))) process.kill(process.pid, 'SIGKILL');
         const outcomes = await runner.run(batch);
         // One info line per batch names its jobs (each job's own line is at debug): at a few hundred jobs a
         // second and up, a line per job costs more than the rest of the fleet's own work on the job. Written
@@ -190,6 +193,7 @@ export class FleetWorker {
     this.recorder = new LatencyRecorder(main, options.prefix, Date.now, 1000, (error) => log.warn({ err: error }, 'latency histograms not written to Redis; kept for the next flush'));
     this.recorder.start();
     const finisher = options.finisher ?? new JobFinisher(options.store, options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined);
+    const isolation = new CrashIsolation({ redis: main, prefix: options.prefix, workerId: options.workerId, logger: log });
     const ownLanesIdle = () => options.lanes.every((lane) => batcher.heldItems(lane) === 0);
     // Own work taken closes the overflow lanes at once, not at the next batcher event or depth poll.
     const recheckOverflow = () => {
@@ -208,6 +212,8 @@ export class FleetWorker {
         metrics,
         recorder: this.recorder!,
         logger: log,
+        ...(this.outage === undefined ? {} : { outage: this.outage }),
+        isolation,
         lockDurationMs: options.lockDurationMs,
         concurrencyHoldMs: options.concurrencyHoldMs,
         ...(options.fixedConcurrency === undefined || overflow ? {} : { fixedConcurrency: options.fixedConcurrency }),

@@ -130,10 +130,17 @@ export interface FleetWorkerOptions {
    * what credits prevent (bursting); production leaves it unset. @default undefined (credits)
    */
   fixedConcurrency?: number;
+  /**
+   * TEST HOOK, never for production: the worker process kills itself (SIGKILL, as a native crash or an OOM kill
+   * would end it) when a batch it runs holds a job whose prompt contains this text. The chaos suite and the
+   * worker-crash test use it to make one job crash its worker. `fleet worker` reads it from
+   * `FLEET_TEST_HOOK_CRASH_ON_PROMPT`. @default undefined (off)
+   */
+  testHookCrashOnPrompt?: string;
 }
 
 export type ResolvedFleetWorkerOptions = Required<
-  Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'finisher' | 'fixedConcurrency' | 'redisTls' | 'vramBytes' | 'readDeviceMemory'>
+  Omit<FleetWorkerOptions, 'gpu' | 'sessionFactory' | 'batching' | 'pipelineLoader' | 'finisher' | 'fixedConcurrency' | 'redisTls' | 'vramBytes' | 'readDeviceMemory' | 'testHookCrashOnPrompt'>
 > & {
   /** Undefined until `FleetWorker.start` decides it on a CUDA worker (see `vramBytes`). */
   vramBytes: number | undefined;
@@ -145,6 +152,7 @@ export type ResolvedFleetWorkerOptions = Required<
   pipelineLoader: FleetWorkerOptions['pipelineLoader'];
   fixedConcurrency: number | undefined;
   batching: Record<Lane, LaneConfig>;
+  testHookCrashOnPrompt: string | undefined;
 };
 
 export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId: string): ResolvedFleetWorkerOptions {
@@ -196,6 +204,7 @@ export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId
     finisher: options.finisher,
     batcherOverrides: options.batcherOverrides ?? {},
     fixedConcurrency: options.fixedConcurrency,
+    testHookCrashOnPrompt: options.testHookCrashOnPrompt || undefined,
   };
 }
 

@@ -90,6 +90,7 @@ async function runWorker(options: WorkerCommandOptions, config: ReturnType<typeo
     registry,
     shutdownTimeoutMs: options.shutdownTimeout * 1000,
     lockDurationMs: options.lockDuration,
+    ...(config.testHookCrashOnPrompt === undefined ? {} : { testHookCrashOnPrompt: config.testHookCrashOnPrompt }),
   });
   await worker.start();
   return worker;

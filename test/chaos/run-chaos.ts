@@ -3,7 +3,8 @@
 // worker kill -9 mid-batch (several times, each replaced), a Redis restart, S3 503 SlowDown for a while,
 // and the Redis frozen for a few seconds under the ingress. Then every accepted job must be completed with
 // exactly one stored artifact or failed with a code, none lost, and every refused request must have got a
-// coded error. Loopback only; bounded in time. Usage: npm run test:chaos [-- --jobs N --rate R --json]
+// coded error. Then a job that kills its worker process (worker-crash-scenario.ts).
+// Loopback only; bounded in time. Usage: npm run test:chaos [-- --jobs N --rate R --json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
 import { MODELS_DIR } from '../helpers/worker.js';
 import { FaultProxy } from './fault-proxy.js';
 import { runRedisFreezeScenario } from './redis-freeze-scenario.js';
+import { runWorkerCrashScenario } from './worker-crash-scenario.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,6 +28,8 @@ const { values: args } = parseArgs({
     'drain-timeout': { type: 'string', default: '300' },
     'freeze-requests': { type: 'string', default: '500' },
     'skip-freeze': { type: 'boolean', default: false },
+    'crash-jobs': { type: 'string', default: '60' },
+    'skip-worker-crash': { type: 'boolean', default: false },
   },
 });
 const JOBS = Number(args.jobs);
@@ -267,6 +271,25 @@ if (!args['skip-freeze']) {
     if (!freeze.ok) exitCode = 1;
   } catch (error) {
     say(`freeze scenario failed to run: ${(error as Error).stack ?? error}`);
+    exitCode = 1;
+  }
+}
+// ---- Scenario: a job that kills its worker process (issue 18, defect 2) ----
+// Its own private Redis and worker processes (worker-crash-scenario.ts), each replaced when it dies: the poison
+// jobs fail E_WORKER_CRASH, their batch-mates and every other job complete.
+if (!args['skip-worker-crash']) {
+  try {
+    const crash = await runWorkerCrashScenario({ jobs: Number(args['crash-jobs']), poison: 2, workers: 2, say });
+    if (args.json) print(JSON.stringify({ scenario: 'worker-killed-by-its-job', ...crash }));
+    else {
+      print(
+        `worker crash ${crash.ok ? 'passed' : 'FAILED'}: ${crash.jobs} jobs, ${crash.poison} of them kill their worker; worker processes killed ${crash.workerDeaths}; ` +
+          `poison failed E_WORKER_CRASH ${crash.poisonFailedWorkerCrash}/${crash.poison}; others completed ${crash.othersCompleted}/${crash.jobs - crash.poison}, failed ${JSON.stringify(crash.othersFailed)}; lost ${crash.lost}`,
+      );
+    }
+    if (!crash.ok) exitCode = 1;
+  } catch (error) {
+    say(`worker crash scenario failed to run: ${(error as Error).stack ?? error}`);
     exitCode = 1;
   }
 }

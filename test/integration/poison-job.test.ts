@@ -59,6 +59,9 @@ describe('a poison job', () => {
     assert.equal(poison!.state, 'failed');
     assert.equal(poison!.error?.code, 'E_INFERENCE');
     assert.equal(poison!.attempts, 3, 'retried up to its attempts');
+    assert.match(poison!.error!.message, /crashed \(crash #\d+\)/, "the runtime's own words are kept in the failed reason");
+    const logged = fleet.logs.map((l) => JSON.parse(l) as { jobId?: string; final?: boolean; err?: { message?: string } }).find((l) => l.jobId === poison!.id && l.final === true);
+    assert.match(logged?.err?.message ?? '', /crashed/, 'the final failure is logged with its err');
     for (const view of [lake, bicycle, skyline]) {
       assert.equal(view!.state, 'completed');
       assert.equal(view!.attempts, 1, 'batch-mates ran once');

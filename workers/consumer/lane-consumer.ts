@@ -13,16 +13,19 @@ import {
   type Lane,
   type Logger,
   type RedisClient,
+  type RedisOutageLog,
 } from '../../contract/index.js';
 import type { CounterChild, HistogramChild } from '../metrics/bound-metrics.js';
 import type { Finisher } from './job-finisher.js';
 import type { LatencyRecorder } from '../metrics/latency-recorder.js';
 import type { ModelRepository } from '../models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
-import type { DiffusionModel } from '../models/model-description.js';
+import type { DiffusionModel, UpscaleModel } from '../models/model-description.js';
+import { readSourceImage } from './read-source-image.js';
 import { planRenderSize } from './render-size.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
+import type { CrashIsolation } from './crash-isolation.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
@@ -38,6 +41,13 @@ export interface LaneConsumerOptions {
   metrics: WorkerMetrics;
   recorder: LatencyRecorder;
   logger: Logger;
+  /**
+   * The worker's one outage log: the Worker's connection errors (one per reconnect attempt) are counted there, so
+   * an outage is one line however many lanes and attempts. @default each error logged as it comes
+   */
+  outage?: RedisOutageLog;
+  /** The worker's one crash isolation, shared by its lanes: suspects of a worker crash run alone. */
+  isolation: CrashIsolation;
   lockDurationMs: number;
   /** How long the lane keeps the concurrency its demand last peaked at, ms: `FleetWorkerOptions.concurrencyHoldMs`. */
   concurrencyHoldMs: number;
@@ -102,10 +112,13 @@ export class LaneConsumer {
       concurrency: this.wantedConcurrency(),
       lockDuration: options.lockDurationMs,
       // A worker killed mid-batch leaves its jobs locked; they return to the queue within about two lock durations.
+      // CrashIsolation fails the job that killed it at its second stall; the limit is a backstop above that.
       stalledInterval: options.lockDurationMs,
       maxStalledCount: 3,
     });
-    this.worker.on('error', (error) => options.logger.warn({ lane: options.lane, err: error }, 'lane worker error'));
+    this.worker.on('error', (error) => {
+      if (options.outage?.connectionError(error) !== true) options.logger.warn({ lane: options.lane, err: error }, 'lane worker error');
+    });
   }
 
   start(): void {
@@ -191,32 +204,7 @@ export class LaneConsumer {
       }
     }
     try {
-      const description = await this.options.repository.describe(model);
-      const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description.tile.sizePx) : this.prepare(job, takenAt, description);
-      const output = await this.options.batcher.submit({
-        lane,
-        key: renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
-        model,
-        widthPx: renderJob.render.width,
-        heightPx: renderJob.render.height,
-        payload: renderJob,
-      });
-      const { result, timings } = await this.options.finisher.finish(renderJob, output, description);
-      const t = result.timings;
-      const seconds = this.laneSeconds;
-      seconds.queueWait.observe((t.queueWaitMs ?? 0) / 1000);
-      seconds.batchWait.observe((t.batchWaitMs ?? 0) / 1000);
-      seconds.postProcess.observe(timings.postProcessMs / 1000);
-      seconds.upload.observe(timings.uploadMs / 1000);
-      seconds.endToEnd.observe((t.endToEndMs ?? 0) / 1000);
-      const perModel = this.modelCounters(model);
-      perModel.completed.inc();
-      perModel.costUnits.inc(result.costUnits ?? 0);
-      recorder.observeJob(lane, t);
-      // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
-      // because a child logger per job costs more than the line.
-      if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
-      return result;
+      return await this.options.isolation.run(job, (alone) => this.render(job, takenAt, alone));
     } catch (error) {
       const log = logger.child({ jobId: job.id, lane, model });
       if (errorCodeOf(error) === 'E_SHUTDOWN' && token !== undefined) {
@@ -227,6 +215,38 @@ export class LaneConsumer {
       }
       throw this.failure(job, error, log);
     }
+  }
+
+  /** Prepares, batches and finishes one job; `alone` gives it a batch of its own (see CrashIsolation). */
+  private async render(job: Job<JobData, JobResult>, takenAt: number, alone: boolean): Promise<JobResult> {
+    const { lane, recorder, logger } = this.options;
+    const model = job.data.model;
+    const description = await this.options.repository.describe(model);
+    const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description) : this.prepare(job, takenAt, description);
+    const output = await this.options.batcher.submit({
+      lane,
+      key: alone ? `alone:${job.id}` : renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
+      model,
+      widthPx: renderJob.render.width,
+      heightPx: renderJob.render.height,
+      payload: renderJob,
+    });
+    const { result, timings } = await this.options.finisher.finish(renderJob, output, description);
+    const t = result.timings;
+    const seconds = this.laneSeconds;
+    seconds.queueWait.observe((t.queueWaitMs ?? 0) / 1000);
+    seconds.batchWait.observe((t.batchWaitMs ?? 0) / 1000);
+    seconds.postProcess.observe(timings.postProcessMs / 1000);
+    seconds.upload.observe(timings.uploadMs / 1000);
+    seconds.endToEnd.observe((t.endToEndMs ?? 0) / 1000);
+    const perModel = this.modelCounters(model);
+    perModel.completed.inc();
+    perModel.costUnits.inc(result.costUnits ?? 0);
+    recorder.observeJob(lane, t);
+    // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
+    // because a child logger per job costs more than the line.
+    if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
+    return result;
   }
 
   private modelCounters(model: string): { completed: CounterChild; costUnits: CounterChild } {
@@ -248,10 +268,11 @@ export class LaneConsumer {
   }
 
   /** An upscale reads its source before the batch, so no I/O holds VRAM; tiles bound its memory whatever the size. */
-  private async prepareUpscale(job: Job<JobData, JobResult>, takenAt: number, tileSizePx: number): Promise<RenderJob> {
+  private async prepareUpscale(job: Job<JobData, JobResult>, takenAt: number, description: UpscaleModel): Promise<RenderJob> {
     const { source } = job.data.request;
     if (source === undefined) throw new ValidationError('upscale needs source.key', 'source');
-    return { job, takenAt, render: { width: tileSizePx, height: tileSizePx }, source: await this.options.store.get(source.key) };
+    const tileSizePx = description.tile.sizePx;
+    return { job, takenAt, render: { width: tileSizePx, height: tileSizePx }, source: await readSourceImage(this.options.store, source.key, description) };
   }
 
   /** Codes every failure; what retrying cannot fix becomes UnrecoverableError, so BullMQ fails it at once. */

@@ -163,3 +163,12 @@ export function describeSizes(sizes: AllowedSizes): string {
   if ('list' in sizes) return sizes.list.map((s) => `${s.width}x${s.height}`).join(', ');
   return `${sizes.min}–${sizes.max} px per side, multiple of ${sizes.multipleOf}`;
 }
+
+/**
+ * The most pixels an image of `sizes` holds: what a decoder of a source for that model may be allowed
+ * (sharp's `limitInputPixels`), so a small file that claims a huge image is refused before its pixels are.
+ */
+export function maxPixelsOf(sizes: AllowedSizes): number {
+  if ('list' in sizes) return Math.max(...sizes.list.map((s) => s.width * s.height));
+  return sizes.max * sizes.max;
+}

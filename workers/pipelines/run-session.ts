@@ -1,4 +1,5 @@
 import type ort from 'onnxruntime-node';
+import { isOutOfMemoryError } from '../../batching/index.js';
 import { FleetError } from '../../contract/index.js';
 import type { ModelSession } from '../engine/onnx-session-factory.js';
 
@@ -7,8 +8,6 @@ export interface FloatOutput {
   data: Float32Array;
   dims: readonly number[];
 }
-
-const OUT_OF_MEMORY = /out of memory|failed to allocate|bad_alloc|CUDNN_STATUS_ALLOC_FAILED|CUBLAS_STATUS_ALLOC_FAILED/i;
 
 /**
  * Runs a session and returns the named outputs as float32 data with their dims (float16 outputs arrive as float32:
@@ -21,8 +20,7 @@ export async function runForFloatOutputs(session: ModelSession, feeds: Record<st
   try {
     results = await session.run(feeds, outputNames);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const code = OUT_OF_MEMORY.test(message) ? 'E_OOM' : 'E_INFERENCE';
+    const code = isOutOfMemoryError(error) ? 'E_OOM' : 'E_INFERENCE';
     throw new FleetError(code, `${session.modelPath} failed while running`, { cause: error, details: { file: session.modelPath } });
   }
   const out: Record<string, FloatOutput> = {};

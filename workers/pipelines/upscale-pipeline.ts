@@ -2,7 +2,7 @@ import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { FleetError } from '../../contract/index.js';
 import type { UpscaleModel } from '../models/model-description.js';
-import { describeSizes, isSizeAllowed } from '../models/model-manifest.js';
+import { describeSizes, isSizeAllowed, maxPixelsOf } from '../models/model-manifest.js';
 import type { ModelSession } from '../engine/onnx-session-factory.js';
 import type { UpscaleOptions, UpscalePipeline } from './pipeline-types.js';
 import { reflectPad, writeWindowAsPlanar, type RawImage } from './raw-image.js';
@@ -21,10 +21,13 @@ function isRawImage(source: Uint8Array | RawImage): source is RawImage {
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
 const roundDown = (value: number, multiple: number) => Math.max(multiple, Math.floor(value / multiple) * multiple);
 
-/** Decodes any image sharp reads into 8-bit sRGB without alpha. @throws FleetError E_SOURCE */
-export async function decodeSource(source: Uint8Array): Promise<RawImage> {
+/**
+ * Decodes any image sharp reads into 8-bit sRGB without alpha, refusing one of more than `maxPixels` before its
+ * pixels are decoded. @throws FleetError E_SOURCE
+ */
+export async function decodeSource(source: Uint8Array, maxPixels?: number): Promise<RawImage> {
   try {
-    const { data, info } = await sharp(source).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(source, maxPixels === undefined ? {} : { limitInputPixels: maxPixels }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
   } catch (error) {
@@ -107,7 +110,7 @@ export function createUpscalePipeline(upscaler: UpscaleModel, session: ModelSess
   }
 
   async function upscale(source: Uint8Array | RawImage, options: UpscaleOptions = {}): Promise<RawImage> {
-    const image = isRawImage(source) ? source : await decodeSource(source);
+    const image = isRawImage(source) ? source : await decodeSource(source, maxPixelsOf(upscaler.sizes));
     if (image.pixels.length !== image.width * image.height * 3) {
       throw new FleetError('E_SOURCE', `raw source has ${image.pixels.length} bytes for ${image.width}x${image.height} RGB`);
     }
