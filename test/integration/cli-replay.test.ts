@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { JobPath } from '../../cli/job-path.js';
-import { replayJobs, selectJobs, type ReplayEntry } from '../../cli/job-replay.js';
+import { replayJobs, selectJobs, type ReplayEntry } from '../../producer/index.js';
 import { createProducer, LaneQueues, type Producer } from '../../producer/index.js';
 import { fleetJson, runFleet, waitUntil } from '../helpers/fleet-cli.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
