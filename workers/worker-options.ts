@@ -33,8 +33,8 @@ export const NOMINAL_VRAM_BYTES = 16 * GiB;
 export const LANE_BATCHING_DEFAULTS = {
   flash: { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 1000, weight: 3, maxBatchesInFlight: Infinity, prefetchBatches: undefined },
   // One batch at a time for the heavy models: a second one beside it would only share the device (see LaneConfig).
-  // Exports one at a time, fetched only when they can start: a batch of two makes both wait for the pair (4.5 s
-  // instead of 2.5 s for the first) to save 10 % of device time, and an export left in Redis can go to another GPU.
+  // Exports one at a time, fetched only when they can start: a batch of two makes the first wait for the pair to
+  // save little device time, and an export left in Redis can go to another GPU.
   large: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 8000, weight: 2, maxBatchesInFlight: 1, prefetchBatches: 0 },
   typography: { maxBatchSize: 4, maxLatencyMs: 100, sloMs: 4000, weight: 2, maxBatchesInFlight: 1, prefetchBatches: undefined },
   upscale: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 6000, weight: 1, maxBatchesInFlight: Infinity, prefetchBatches: undefined },
