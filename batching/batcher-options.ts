@@ -26,11 +26,13 @@ export interface LaneConfig {
    */
   maxBatchesInFlight: number;
   /**
-   * Batches' worth of items the lane asks for beyond what it runs (its fetch credits: see `wantedItems`);
-   * undefined takes the batcher's `prefetchBatches`. 0: the lane asks for a batch only while it could start one
-   * (below its `maxBatchesInFlight`), which suits a heavy lane whose batch runs for seconds: fetching its next
-   * job when the batch ends costs the device a few ms, and until then the jobs stay in Redis, where another
-   * worker (one that drains the lane as overflow, say) can take them. @default undefined
+   * Batches' worth (`maxBatchSize` items each) the lane holds waiting to start, on top of what it runs: what
+   * `wantedItems` tops it up to. A lane below its `maxBatchesInFlight` always wants at least one batch's worth,
+   * so a backlog forms full batches; 0 therefore means "only what it can start now": nothing waits while its
+   * batches are at their cap. That suits a heavy lane whose batch runs for seconds: fetching its next job when
+   * the batch ends costs the device a few ms, and until then the jobs stay in Redis, where another worker (one
+   * that drains the lane as overflow, say) can take them. The same value means the same at the batcher level;
+   * undefined here takes the batcher's. @default undefined (the batcher's `prefetchBatches`)
    */
   prefetchBatches: number | undefined;
 }
@@ -111,8 +113,8 @@ export interface BatcherOptions<T, R, L extends string = string> {
   /** Most batches running (or loading their model) at once. @default 4 */
   maxBatchesInFlight?: number;
   /**
-   * Items a lane may hold waiting, in batches of `maxBatchSize`: credits (`wantedItems`, `acquire`) stop when
-   * the lane holds that many, so a busy worker leaves jobs in Redis for others. @default 1
+   * Every lane's `prefetchBatches` unless the lane sets its own (see `LaneConfig.prefetchBatches`: the same
+   * meaning, 0 included). @default 1
    */
   prefetchBatches?: number;
   /** Receives batch, out-of-memory, load and eviction events (for logs and metrics). @default none */
@@ -166,6 +168,25 @@ function positive(name: string, value: number): void {
   check(name, value, Number.isFinite(value) && value > 0, '> 0');
 }
 
+/**
+ * One lane's settings with {@link DEFAULT_LANE_CONFIG} filled in, each checked; `path` names the lane in errors
+ * (`lanes.flash`). Hosts call it to refuse a bad lane before they build a batcher.
+ */
+export function resolveLaneConfig(path: string, given: LaneOptions): LaneConfig {
+  const lane: LaneConfig = { ...DEFAULT_LANE_CONFIG, ...stripUndefined(given) };
+  atLeast(`${path}.maxBatchSize`, lane.maxBatchSize, 1, true);
+  check(`${path}.maxBatchSize`, lane.maxBatchSize, Number.isFinite(lane.maxBatchSize), 'finite');
+  atLeast(`${path}.maxLatencyMs`, lane.maxLatencyMs, 0);
+  positive(`${path}.sloMs`, lane.sloMs);
+  positive(`${path}.weight`, lane.weight);
+  atLeast(`${path}.maxBatchesInFlight`, lane.maxBatchesInFlight, 1, true);
+  if (lane.prefetchBatches !== undefined) {
+    atLeast(`${path}.prefetchBatches`, lane.prefetchBatches, 0, true);
+    check(`${path}.prefetchBatches`, lane.prefetchBatches, Number.isFinite(lane.prefetchBatches), 'finite');
+  }
+  return lane;
+}
+
 /** Fills in defaults and validates; throws a `RangeError` naming the first bad option. */
 export function resolveBatcherOptions<T, R, L extends string>(options: BatcherOptions<T, R, L>): ResolvedBatcherOptions<T, R, L> {
   if (typeof options.run !== 'function') throw new TypeError('run must be a function');
@@ -180,20 +201,7 @@ export function resolveBatcherOptions<T, R, L extends string>(options: BatcherOp
   if (models.size === 0) throw new RangeError('models must declare at least one model, got none');
 
   const lanes = new Map<L, LaneConfig>();
-  for (const [name, given] of Object.entries(options.lanes ?? {}) as [L, LaneOptions][]) {
-    const lane: LaneConfig = { ...DEFAULT_LANE_CONFIG, ...stripUndefined(given) };
-    atLeast(`lanes.${name}.maxBatchSize`, lane.maxBatchSize, 1, true);
-    check(`lanes.${name}.maxBatchSize`, lane.maxBatchSize, Number.isFinite(lane.maxBatchSize), 'finite');
-    atLeast(`lanes.${name}.maxLatencyMs`, lane.maxLatencyMs, 0);
-    positive(`lanes.${name}.sloMs`, lane.sloMs);
-    positive(`lanes.${name}.weight`, lane.weight);
-    atLeast(`lanes.${name}.maxBatchesInFlight`, lane.maxBatchesInFlight, 1, true);
-    if (lane.prefetchBatches !== undefined) {
-      atLeast(`lanes.${name}.prefetchBatches`, lane.prefetchBatches, 0, true);
-      check(`lanes.${name}.prefetchBatches`, lane.prefetchBatches, Number.isFinite(lane.prefetchBatches), 'finite');
-    }
-    lanes.set(name, lane);
-  }
+  for (const [name, given] of Object.entries(options.lanes ?? {}) as [L, LaneOptions][]) lanes.set(name, resolveLaneConfig(`lanes.${name}`, given));
   if (lanes.size === 0) throw new RangeError('lanes must declare at least one lane, got none');
 
   const adaptive: AdaptiveOptions = { ...DEFAULT_ADAPTIVE_OPTIONS, ...stripUndefined(options.adaptive ?? {}) };
@@ -227,7 +235,7 @@ export function resolveBatcherOptions<T, R, L extends string>(options: BatcherOp
   check('maxActivationFactor', resolved.maxActivationFactor, Number.isFinite(resolved.maxActivationFactor), 'finite');
   atLeast('maxBypassMs', resolved.maxBypassMs, 0);
   atLeast('maxBatchesInFlight', resolved.maxBatchesInFlight, 1, true);
-  atLeast('prefetchBatches', resolved.prefetchBatches, 1, true);
+  atLeast('prefetchBatches', resolved.prefetchBatches, 0, true);
   check('prefetchBatches', resolved.prefetchBatches, Number.isFinite(resolved.prefetchBatches), 'finite');
   return resolved;
 }

@@ -7,8 +7,6 @@ export type ModelResidencyState = 'unloaded' | 'loading' | 'ready' | 'unloading'
 export interface LaneStats {
   /** Items submitted and not started yet (including out-of-memory halves waiting to retry). */
   queuedItems: number;
-  /** Credits handed out by `acquire()` and not yet used by `submit()` or returned by `release()`. */
-  reservedCredits: number;
   /** Items in running (or loading) batches. */
   inFlightItems: number;
   /** Current adaptive target batch size. */

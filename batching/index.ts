@@ -12,6 +12,7 @@ export {
 export type { BatchingErrorCode } from './batching-error.js';
 export {
   resolveBatcherOptions,
+  resolveLaneConfig,
   DEFAULT_BATCHER_OPTIONS,
   DEFAULT_LANE_CONFIG,
   DEFAULT_ADAPTIVE_OPTIONS,

@@ -1,7 +1,6 @@
 import type { AdaptiveOptions, LaneConfig } from './batcher-options.js';
 import type { LaneStats } from './batcher-stats.js';
 import { AdaptiveBatchSize } from './adaptive-batch-size.js';
-import { LaneCredits } from './lane-credits.js';
 import { LaneQueue } from './lane-queue.js';
 
 /** Everything the batcher tracks for one lane. */
@@ -10,7 +9,6 @@ export interface LaneState<T, R, L extends string> {
   readonly config: LaneConfig;
   readonly queue: LaneQueue<T, R>;
   readonly adaptive: AdaptiveBatchSize;
-  readonly credits: LaneCredits;
   /** Jobs waiting upstream, as last reported with `setBacklog()`. */
   backlog: number;
   inFlightItems: number;
@@ -29,7 +27,6 @@ export function createLaneState<T, R, L extends string>(name: L, config: LaneCon
     config,
     queue: new LaneQueue(),
     adaptive: new AdaptiveBatchSize(config.maxBatchSize, config.sloMs, adaptive),
-    credits: new LaneCredits(),
     backlog: 0,
     inFlightItems: 0,
     inFlightBatches: 0,
@@ -43,7 +40,6 @@ export function createLaneState<T, R, L extends string>(name: L, config: LaneCon
 export function laneStats<T, R, L extends string>(lane: LaneState<T, R, L>): LaneStats {
   return {
     queuedItems: lane.queue.size,
-    reservedCredits: lane.credits.reserved,
     inFlightItems: lane.inFlightItems,
     targetBatchSize: lane.adaptive.target,
     latencyEwmaMs: lane.adaptive.latencyEwmaMs,

@@ -84,7 +84,6 @@ export class MicroBatcher<T, R, L extends string = string> {
    * Queues one item; the promise settles once, with the item's own result or error. Rejects at once with
    * `VramBudgetError` (E_VRAM_BUDGET) when one item cannot fit the budget even alone, with
    * `BatcherStoppedError` (E_SHUTDOWN) unless running, and with `RangeError` for an undeclared lane or model.
-   * Uses one of the lane's `acquire()` credits if it holds any.
    */
   submit(item: BatchItem<T, L>): Promise<R> {
     if (this.#state !== 'running') return Promise.reject(new BatcherStoppedError(this.#state));
@@ -95,7 +94,6 @@ export class MicroBatcher<T, R, L extends string = string> {
     for (const side of ['widthPx', 'heightPx'] as const) {
       if (!Number.isInteger(item[side]) || item[side] < 1) return Promise.reject(new RangeError(`${side} must be an integer >= 1, got ${item[side]}`));
     }
-    lane.credits.consume();
     this.#counters.itemsSubmitted++;
     const perItemBytes = this.#estimator.perItemBytes(item.model, item.widthPx, item.heightPx);
     if (spec.weightBytes + perItemBytes > this.#options.budgetBytes) {
@@ -123,39 +121,18 @@ export class MicroBatcher<T, R, L extends string = string> {
   }
 
   /**
-   * How many more items the lane would take now: `maxBatchSize × prefetchBatches` (the lane's, else the
-   * batcher's; with 0, one batch while the lane is below its `maxBatchesInFlight`, else none) minus the items it holds
-   * and the credits handed out. 0 unless running. Poll it, or wait with {@link MicroBatcher.acquire}.
+   * How many more items the lane would take now: `maxBatchSize × prefetchBatches` (see `LaneConfig.prefetchBatches`
+   * for what each value means) minus the items it holds waiting. 0 unless running. The host polls it after batcher
+   * events (a lane consumer sets its fetch concurrency to `heldItems + wantedItems`), so a busy worker leaves jobs
+   * upstream for others.
    */
   wantedItems(lane: L): number {
     const state = this.#lane(lane);
     if (this.#state !== 'running') return 0;
     const prefetchBatches = state.config.prefetchBatches ?? this.#options.prefetchBatches;
-    // A lane that prefetches nothing still wants a batch's worth while it could start one now, so a backlog
-    // forms full batches; while its batches in flight are at their cap it wants nothing.
-    const batches = prefetchBatches > 0 ? prefetchBatches : state.inFlightBatches < state.config.maxBatchesInFlight ? 1 : 0;
-    return Math.max(0, state.config.maxBatchSize * batches - state.queue.size - state.credits.reserved);
-  }
-
-  /**
-   * Resolves when the lane can take one more item, and reserves that slot: fetch one job, then `submit()` it
-   * (which uses the reservation) or `release()` the slot if there was none. Credits come back as batches
-   * start, so a worker fetches only as fast as it starts work. Rejects with `BatcherStoppedError` once the
-   * batcher stops taking items, or with the signal's reason when aborted.
-   */
-  acquire(lane: L, options: { signal?: AbortSignal } = {}): Promise<void> {
-    const state = this.#lane(lane);
-    if (this.#state !== 'running') return Promise.reject(new BatcherStoppedError(this.#state));
-    const credit = state.credits.acquire(options.signal);
-    state.credits.grant(this.wantedItems(lane));
-    return credit;
-  }
-
-  /** Gives back a credit from {@link MicroBatcher.acquire} that no `submit()` will use. */
-  release(lane: L): void {
-    const state = this.#lane(lane);
-    state.credits.release();
-    state.credits.grant(this.wantedItems(lane));
+    const canStartOne = state.inFlightBatches < state.config.maxBatchesInFlight;
+    const batches = Math.max(prefetchBatches, canStartOne ? 1 : 0);
+    return Math.max(0, state.config.maxBatchSize * batches - state.queue.size);
   }
 
   /**
@@ -243,7 +220,6 @@ export class MicroBatcher<T, R, L extends string = string> {
     let resolve!: () => void;
     const promise = new Promise<void>((r) => (resolve = r));
     this.#stopped = { promise, resolve };
-    for (const lane of this.#lanes.values()) lane.credits.rejectAll(new BatcherStoppedError('draining'));
   }
 
   #lane(lane: L): LaneState<T, R, L> {
@@ -270,14 +246,13 @@ export class MicroBatcher<T, R, L extends string = string> {
     });
   }
 
-  /** Starts every batch that is ready and fits, least-served lane first; then re-arms the timer and credits. */
+  /** Starts every batch that is ready and fits, least-served lane first; then re-arms the timer. */
   #pump(): void {
     if (this.#state === 'stopped') return;
     while (this.#startNext()) {
       // Each start changes the budget and the lanes' order, so plan again from the top.
     }
     this.#armTimer();
-    for (const lane of this.#lanes.values()) lane.credits.grant(this.wantedItems(lane.name));
     this.#finishStopping();
   }
 

@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
 import { laneOfJobId, parseFailedReason, type JobData, type JobResult, type RedisClient } from '../contract/index.js';
-import type { LaneQueues } from '../producer/index.js';
+import { findByUnique, readReplayMarker, type LaneQueues } from '../producer/index.js';
 import { CommandFailure } from './common-options.js';
 import { formatLatency } from './duration.js';
-import { findByUnique, readReplayMarker } from './job-replay.js';
+
 
 /** One job's path through the fleet, as `fleet jobs <id>` prints it. */
 export interface JobPath {

@@ -27,6 +27,7 @@ function buildProgram(): Command {
     .description('image-fleet: lanes, micro-batches and routing for image generation')
     .showHelpAfterError()
     .exitOverride();
+  // One command per line, in `--help` order: a new command is a `…Command()` of its own file, appended here.
   for (const command of [
   upCommand(),
   ingressCommand(),

@@ -1,4 +1,8 @@
-export { Producer, createProducer, type WaitOptions, type EnqueueOptions, type ReplayOptions } from './producer.js';
+export { Producer, createProducer, type WaitOptions, type EnqueueOptions, type EnqueueReplayOptions } from './producer.js';
+/** @deprecated the name `EnqueueReplayOptions` says which replay options these are. */
+export type { EnqueueReplayOptions as ReplayOptions } from './producer.js';
+export { replayJobs, selectJobs, type ReplayEntry, type ReplayJobsOptions, type ReplaySelection, type ReplayState } from './job-replay.js';
+export { findByUnique, readReplayMarker, replayMarkerKey, replayUniqueOf, type ReplayMarker } from './replay-claims.js';
 export { resolveProducerOptions, PRODUCER_DEFAULTS, type ProducerOptions } from './producer-options.js';
 export { toJobView, toJobState } from './job-view.js';
 export { toPublicJobView, scrubPaths } from './public-job-view.js';

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { FleetError, SECOND, ValidationError, type ErrorCode, type Logger } from '../contract/index.js';
+import { assertAtLeast, FleetError, SECOND, ValidationError, type ErrorCode, type Logger } from '../contract/index.js';
 import { assertWithinScope, type AccessScope, type AccessTokens } from './access-tokens.js';
 import { IngressMetrics } from './ingress-metrics.js';
 import type { Producer } from './producer.js';
@@ -59,7 +59,7 @@ export function createIngress(options: IngressOptions) {
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? INGRESS_DEFAULTS.keepAliveTimeoutMs;
   const maxConnections = options.maxConnections ?? INGRESS_DEFAULTS.maxConnections;
   for (const [name, value] of Object.entries({ requestTimeoutMs, keepAliveTimeoutMs, maxConnections })) {
-    if (!Number.isFinite(value) || value < 1) throw new RangeError(`${name} must be >= 1, got ${value}`);
+    assertAtLeast(name, value, 1);
   }
   const metrics = new IngressMetrics(registry);
   const app = Fastify({

@@ -1,4 +1,4 @@
-import { assertPrefix, CONFIG_DEFAULTS, DAY, LANES, SECOND, type Lane, type RedisClient, type RedisTlsSettings, type SourceImageInspector } from '../contract/index.js';
+import { assertAtLeast as atLeast, assertPrefix, CONFIG_DEFAULTS, DAY, LANES, SECOND, type Lane, type RedisClient, type RedisTlsSettings, type SourceImageInspector } from '../contract/index.js';
 import type { PolicySource } from '../router/index.js';
 import type { ModelCatalogueSource } from './model-catalogue-source.js';
 
@@ -111,8 +111,4 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
     throw new RangeError(`idempotencyTtlSeconds must be <= keepCompletedSeconds (${resolved.keepCompletedSeconds}), got ${resolved.idempotencyTtlSeconds}`);
   }
   return resolved;
-}
-
-function atLeast(name: string, value: number, min: number): void {
-  if (!Number.isFinite(value) || value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
 }

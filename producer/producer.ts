@@ -60,7 +60,8 @@ export interface EnqueueOptions {
   authorize?: (request: GenerateRequest) => void;
 }
 
-export interface ReplayOptions {
+/** How `enqueueReplay` records a replay (the whole replay run, claims included, is `replayJobs`). */
+export interface EnqueueReplayOptions {
   /** The job replayed (recorded as `replayOf` on the new job). */
   replayOf: string;
   /** The new job's id; it must start with the original's lane (`<lane>.…`). */
@@ -143,7 +144,7 @@ export class Producer {
    * without routing again (`fleet replay` without `--reroute`). Backpressure applies as for any enqueue. An
    * existing `jobId` adds nothing (`duplicate: true`).
    */
-  async enqueueReplay(original: JobData, options: ReplayOptions): Promise<EnqueueReceipt> {
+  async enqueueReplay(original: JobData, options: EnqueueReplayOptions): Promise<EnqueueReceipt> {
     const { lane, model, policy } = original;
     if (laneOfJobId(options.jobId) !== lane) throw new FleetError('E_INTERNAL', `replay id ${options.jobId} does not start with its lane ${lane}`);
     const data: JobData = { ...original, enqueuedAt: this.options.now(), replayOf: options.replayOf };

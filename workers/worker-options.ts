@@ -1,5 +1,17 @@
-import type { BatcherOptions, LaneConfig, LaneOptions } from '../batching/index.js';
-import { CONFIG_DEFAULTS, LANES, SECOND, type Lane, type Logger, type RedisTlsSettings } from '../contract/index.js';
+import { resolveLaneConfig, type BatcherOptions, type LaneConfig, type LaneOptions } from '../batching/index.js';
+import {
+  assertAbove,
+  assertAtLeast,
+  assertIntegerAtLeast,
+  assertOneOf,
+  assertPrefix,
+  CONFIG_DEFAULTS,
+  LANES,
+  SECOND,
+  type Lane,
+  type Logger,
+  type RedisTlsSettings,
+} from '../contract/index.js';
 import type { Registry } from 'prom-client';
 import type { ArtifactStore } from './stores/artifact-store.js';
 import type { SessionFactory } from './engine/onnx-session-factory.js';
@@ -21,8 +33,8 @@ export const NOMINAL_VRAM_BYTES = 16 * GiB;
 export const LANE_BATCHING_DEFAULTS = {
   flash: { maxBatchSize: 4, maxLatencyMs: 80, sloMs: 1000, weight: 3, maxBatchesInFlight: Infinity, prefetchBatches: undefined },
   // One batch at a time for the heavy models: a second one beside it would only share the device (see LaneConfig).
-  // Exports one at a time, fetched only when they can start: a batch of two makes both wait for the pair (4.5 s
-  // instead of 2.5 s for the first) to save 10 % of device time, and an export left in Redis can go to another GPU.
+  // Exports one at a time, fetched only when they can start: a batch of two makes the first wait for the pair to
+  // save little device time, and an export left in Redis can go to another GPU.
   large: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 8000, weight: 2, maxBatchesInFlight: 1, prefetchBatches: 0 },
   typography: { maxBatchSize: 4, maxLatencyMs: 100, sloMs: 4000, weight: 2, maxBatchesInFlight: 1, prefetchBatches: undefined },
   upscale: { maxBatchSize: 1, maxLatencyMs: 0, sloMs: 6000, weight: 1, maxBatchesInFlight: Infinity, prefetchBatches: undefined },
@@ -126,8 +138,9 @@ export interface FleetWorkerOptions {
   /** Batcher settings beyond the per-lane ones. @default the batcher's defaults */
   batcherOverrides?: BatcherOverrides;
   /**
-   * Jobs each lane holds at once, fixed, instead of following the batcher's credits. Only for measuring
-   * what credits prevent (bursting); production leaves it unset. @default undefined (credits)
+   * Jobs each lane holds at once, fixed, instead of following what the batcher holds and wants (see
+   * `concurrencyHoldMs`). Only for measuring what that prevents (bursting); production leaves it unset.
+   * @default undefined (the batcher's demand)
    */
   fixedConcurrency?: number;
   /**
@@ -155,56 +168,84 @@ export type ResolvedFleetWorkerOptions = Required<
   testHookCrashOnPrompt: string | undefined;
 };
 
+/** The options {@link FLEET_WORKER_DEFAULTS} fills in (the CLI's flags read their defaults from it too). */
+type DefaultedOption =
+  | 'prefix'
+  | 'lanes'
+  | 'overflowLanes'
+  | 'overflowBacklog'
+  | 'overflowAfterMs'
+  | 'concurrencyHoldMs'
+  | 'allowCpu'
+  | 'vramMarginBytes'
+  | 'deviceMemoryPollMs'
+  | 'modelsDir'
+  | 'adaptiveBatching'
+  | 'shutdownTimeoutMs'
+  | 'lockDurationMs'
+  | 'depthPollMs'
+  | 'batcherOverrides';
+
+/** Every default of {@link FleetWorkerOptions} (each field's TSDoc says why). */
+export const FLEET_WORKER_DEFAULTS = {
+  prefix: CONFIG_DEFAULTS.prefix,
+  lanes: LANES,
+  overflowLanes: [],
+  overflowBacklog: 1,
+  overflowAfterMs: 500,
+  concurrencyHoldMs: 100,
+  allowCpu: false,
+  vramMarginBytes: GiB,
+  deviceMemoryPollMs: SECOND,
+  modelsDir: CONFIG_DEFAULTS.modelsDir,
+  adaptiveBatching: true,
+  shutdownTimeoutMs: 30 * SECOND,
+  lockDurationMs: 30 * SECOND,
+  depthPollMs: 500,
+  batcherOverrides: {},
+} as const satisfies Required<Pick<FleetWorkerOptions, DefaultedOption>>;
+
+/**
+ * Fills in {@link FLEET_WORKER_DEFAULTS} and checks every field, the per-lane batching included, so a bad
+ * option fails at construction with its name, not when the worker starts.
+ */
 export function resolveFleetWorkerOptions(options: FleetWorkerOptions, defaultId: string): ResolvedFleetWorkerOptions {
-  const lanes = options.lanes ?? LANES;
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as FleetWorkerOptions;
+  const merged = { ...FLEET_WORKER_DEFAULTS, ...given };
+  const { lanes, overflowLanes } = merged;
+  assertPrefix(merged.prefix);
   if (lanes.length === 0) throw new RangeError('lanes must name at least one lane, got none');
-  const overflowLanes = options.overflowLanes ?? [];
+  for (const lane of [...lanes, ...overflowLanes]) assertOneOf('lanes', lane, LANES);
   for (const lane of overflowLanes) if (lanes.includes(lane)) throw new RangeError(`overflowLanes must not repeat a lane of lanes, got ${lane} in both`);
-  const overflowBacklog = options.overflowBacklog ?? 1;
-  if (!Number.isInteger(overflowBacklog) || overflowBacklog < 1) throw new RangeError(`overflowBacklog must be an integer >= 1, got ${overflowBacklog}`);
-  const concurrencyHoldMs = options.concurrencyHoldMs ?? 100;
-  if (!(concurrencyHoldMs > 0) || !Number.isFinite(concurrencyHoldMs)) throw new RangeError(`concurrencyHoldMs must be a finite number > 0, got ${concurrencyHoldMs}`);
-  const overflowAfterMs = options.overflowAfterMs ?? 500;
-  if (!(overflowAfterMs >= 0) || !Number.isFinite(overflowAfterMs)) throw new RangeError(`overflowAfterMs must be a finite number >= 0, got ${overflowAfterMs}`);
-  const vramBytes = options.vramBytes ?? (options.gpu === undefined ? NOMINAL_VRAM_BYTES : undefined);
-  if (vramBytes !== undefined && !(vramBytes > 0)) throw new RangeError(`vramBytes must be > 0, got ${vramBytes}`);
-  const vramMarginBytes = options.vramMarginBytes ?? GiB;
-  if (!(vramMarginBytes >= 0) || !Number.isFinite(vramMarginBytes)) throw new RangeError(`vramMarginBytes must be a finite number >= 0, got ${vramMarginBytes}`);
-  const deviceMemoryPollMs = options.deviceMemoryPollMs ?? SECOND;
-  if (!(deviceMemoryPollMs > 0) || !Number.isFinite(deviceMemoryPollMs)) throw new RangeError(`deviceMemoryPollMs must be a finite number > 0, got ${deviceMemoryPollMs}`);
-  if (options.allowCpu && options.gpu === undefined) throw new RangeError('allowCpu applies to a GPU worker: give gpu too');
-  const batching = Object.fromEntries(LANES.map((lane) => [lane, { ...LANE_BATCHING_DEFAULTS[lane], ...options.batching?.[lane] }])) as Record<Lane, LaneConfig>;
+  assertIntegerAtLeast('overflowBacklog', merged.overflowBacklog, 1);
+  assertAtLeast('overflowAfterMs', merged.overflowAfterMs, 0);
+  assertAbove('concurrencyHoldMs', merged.concurrencyHoldMs, 0);
+  if (merged.gpu !== undefined) assertIntegerAtLeast('gpu', merged.gpu, 0);
+  if (merged.allowCpu && merged.gpu === undefined) throw new RangeError('allowCpu applies to a GPU worker: give gpu too');
+  const vramBytes = merged.vramBytes ?? (merged.gpu === undefined ? NOMINAL_VRAM_BYTES : undefined);
+  if (vramBytes !== undefined) assertAbove('vramBytes', vramBytes, 0);
+  assertAtLeast('vramMarginBytes', merged.vramMarginBytes, 0);
+  assertAbove('deviceMemoryPollMs', merged.deviceMemoryPollMs, 0);
+  assertAbove('shutdownTimeoutMs', merged.shutdownTimeoutMs, 0);
+  assertIntegerAtLeast('lockDurationMs', merged.lockDurationMs, 1);
+  assertAbove('depthPollMs', merged.depthPollMs, 0);
+  if (merged.fixedConcurrency !== undefined) assertIntegerAtLeast('fixedConcurrency', merged.fixedConcurrency, 1);
+  const batching = Object.fromEntries(LANES.map((lane) => [lane, resolveLaneConfig(`batching.${lane}`, { ...LANE_BATCHING_DEFAULTS[lane], ...options.batching?.[lane] })])) as Record<Lane, LaneConfig>;
   return {
-    redisUrl: options.redisUrl,
-    redisTls: options.redisTls,
-    prefix: options.prefix ?? CONFIG_DEFAULTS.prefix,
+    ...merged,
     lanes,
     overflowLanes,
-    overflowBacklog,
-    overflowAfterMs,
-    concurrencyHoldMs,
-    gpu: options.gpu,
-    allowCpu: options.allowCpu ?? false,
+    redisTls: merged.redisTls,
+    gpu: merged.gpu,
     vramBytes,
-    vramMarginBytes,
-    deviceMemoryPollMs,
-    readDeviceMemory: options.readDeviceMemory,
-    store: options.store,
-    modelsDir: options.modelsDir ?? CONFIG_DEFAULTS.modelsDir,
+    readDeviceMemory: merged.readDeviceMemory,
     batching,
-    adaptiveBatching: options.adaptiveBatching ?? true,
-    sessionFactory: options.sessionFactory,
-    logger: options.logger,
-    registry: options.registry,
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
-    lockDurationMs: options.lockDurationMs ?? 30_000,
-    depthPollMs: options.depthPollMs ?? 500,
-    workerId: options.workerId ?? defaultId,
-    pipelineLoader: options.pipelineLoader,
-    finisher: options.finisher,
-    batcherOverrides: options.batcherOverrides ?? {},
-    fixedConcurrency: options.fixedConcurrency,
-    testHookCrashOnPrompt: options.testHookCrashOnPrompt || undefined,
+    sessionFactory: merged.sessionFactory,
+    workerId: merged.workerId ?? defaultId,
+    pipelineLoader: merged.pipelineLoader,
+    finisher: merged.finisher,
+    fixedConcurrency: merged.fixedConcurrency,
+    testHookCrashOnPrompt: merged.testHookCrashOnPrompt || undefined,
   };
 }
 

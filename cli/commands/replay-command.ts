@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import { DAY, ERROR_CODES, isErrorCode, type ErrorCode, type Lane } from '../../contract/index.js';
-import { createProducer, LaneQueues } from '../../producer/index.js';
+import { createProducer, LaneQueues, replayJobs, selectJobs, type ReplayEntry, type ReplayState } from '../../producer/index.js';
 import { CommandFailure, integerOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 import { durationOption } from '../duration.js';
-import { replayJobs, selectJobs, type ReplayEntry, type ReplayState } from '../job-replay.js';
+
 import { parseLaneList } from '../lane-argument.js';
 import { createProgress } from '../progress-reporter.js';
 import { createTable } from '../table.js';

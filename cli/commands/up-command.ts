@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { LANES, readConfig, type Lane } from '../../contract/index.js';
+import { DEFAULT_METRICS_PORT } from '../../workers/index.js';
 import { integerOption, UsageError, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 import { parseLaneList } from '../lane-argument.js';
 import { ensureRedis } from '../local-redis.js';
@@ -38,7 +39,7 @@ export function upCommand(): Command {
     .option('--allow-cpu', 'with --gpus: run on the CPU when no CUDA provider is installed')
     .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', storeUrlOption, config.storeUrl)
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
-    .option('--metrics-port <n>', 'first worker metrics port (one per worker, counting up)', integerOption('metrics-port', 0, 65535), 9464)
+    .option('--metrics-port <n>', 'first worker metrics port (one per worker, counting up)', integerOption('metrics-port', 0, 65535), DEFAULT_METRICS_PORT)
     .action(async (options: UpOptions) => {
       const gpus = options.gpus ?? [undefined];
       const metricsPortOf = (i: number) => (options.metricsPort === 0 ? 0 : options.metricsPort + i);

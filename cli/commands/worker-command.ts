@@ -1,6 +1,6 @@
-import { Command } from 'commander';
-import { ConfigError, createLogger, createMetricsRegistry, LANES, readConfig, redactRedisUrl, routeProcessWarnings, type Lane } from '../../contract/index.js';
-import { createArtifactStore, FleetWorker, parseByteSize, startMetricsServer, type ArtifactStore } from '../../workers/index.js';
+import { Command, Option } from 'commander';
+import { ConfigError, createLogger, createMetricsRegistry, LANES, readConfig, redactRedisUrl, routeProcessWarnings, SECOND, type Lane } from '../../contract/index.js';
+import { createArtifactStore, DEFAULT_METRICS_PORT, FLEET_WORKER_DEFAULTS, FleetWorker, parseByteSize, startMetricsServer, type ArtifactStore } from '../../workers/index.js';
 import { integerOption, UsageError, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 import { parseLaneList } from '../lane-argument.js';
 import { assertModelsDir, byteSizeOption, storeUrlOption } from '../option-parsers.js';
@@ -12,14 +12,21 @@ export interface WorkerCommandOptions extends ConnectionOptions {
   lanes: Lane[];
   overflowLanes?: Lane[];
   overflowBacklog: number;
-  overflowAfter: number;
+  overflowAfterMs: number;
   vram?: string;
   store: string;
   models: string;
   metricsPort: number;
   metricsHost: string;
-  shutdownTimeout: number;
-  lockDuration: number;
+  shutdownTimeoutS: number;
+  lockDurationMs: number;
+}
+
+/** The spellings before units were in the flag names: still taken, not shown in `--help`. */
+interface DeprecatedWorkerFlags {
+  overflowAfter?: number;
+  shutdownTimeout?: number;
+  lockDuration?: number;
 }
 
 /**
@@ -81,15 +88,15 @@ async function runWorker(options: WorkerCommandOptions, config: ReturnType<typeo
     redisTls: config.redisTls,
     prefix: options.prefix,
     lanes: options.lanes,
-    ...(options.overflowLanes === undefined ? {} : { overflowLanes: options.overflowLanes, overflowBacklog: options.overflowBacklog, overflowAfterMs: options.overflowAfter }),
+    ...(options.overflowLanes === undefined ? {} : { overflowLanes: options.overflowLanes, overflowBacklog: options.overflowBacklog, overflowAfterMs: options.overflowAfterMs }),
     ...(options.gpu === undefined ? {} : { gpu: options.gpu, allowCpu: options.allowCpu ?? false }),
     ...(options.vram === undefined ? {} : { vramBytes: parseByteSize(options.vram) }),
     store,
     modelsDir: options.models,
     logger,
     registry,
-    shutdownTimeoutMs: options.shutdownTimeout * 1000,
-    lockDurationMs: options.lockDuration,
+    shutdownTimeoutMs: options.shutdownTimeoutS * SECOND,
+    lockDurationMs: options.lockDurationMs,
     ...(config.testHookCrashOnPrompt === undefined ? {} : { testHookCrashOnPrompt: config.testHookCrashOnPrompt }),
   });
   await worker.start();
@@ -104,17 +111,26 @@ export function workerCommand(): Command {
     .option('--allow-cpu', 'with --gpu: run on the CPU when no CUDA provider is installed, and let a model CUDA cannot load run on the CPU')
     .option('--lanes <list>', 'lanes to drain, comma-separated, or all', parseLaneList, [...LANES])
     .option('--overflow-lanes <list>', "lanes to drain only while backed up and this worker's own lanes are idle, one job at a time", parseLaneList)
-    .option('--overflow-backlog <n>', 'jobs waiting in an overflow lane before this worker helps', integerOption('overflow-backlog', 1, 1_000_000), 1)
-    .option('--overflow-after <ms>', 'how long that backlog must last before this worker helps', integerOption('overflow-after', 0, 3_600_000), 500)
+    .option('--overflow-backlog <n>', 'jobs waiting in an overflow lane before this worker helps', integerOption('overflow-backlog', 1, 1_000_000), FLEET_WORKER_DEFAULTS.overflowBacklog)
+    .option('--overflow-after-ms <ms>', 'how long that backlog must last before this worker helps', integerOption('overflow-after-ms', 0, 3_600_000), FLEET_WORKER_DEFAULTS.overflowAfterMs)
     .option('--vram <size>', "VRAM budget, e.g. 8GiB (default: on CUDA the device's free memory at start less a margin, else a nominal 16GiB)", byteSizeOption('--vram'))
     .option('--store <url>', 'artifact store file://DIR or s3://bucket/prefix (env FLEET_STORE)', storeUrlOption, config.storeUrl)
     .option('--models <dir>', 'model repository (env FLEET_MODELS)', config.modelsDir)
-    .option('--metrics-port <n>', 'Prometheus /metrics port (0: any free port)', integerOption('metrics-port', 0, 65535), 9464)
+    .option('--metrics-port <n>', 'Prometheus /metrics port (0: any free port)', integerOption('metrics-port', 0, 65535), DEFAULT_METRICS_PORT)
     .option('--metrics-host <addr>', 'metrics bind address (env FLEET_METRICS_HOST)', config.metricsHost)
-    .option('--shutdown-timeout <s>', 'seconds to finish batches in flight on SIGTERM', integerOption('shutdown-timeout', 1, 3600), 30)
-    .option('--lock-duration <ms>', 'job lock, renewed while a batch runs; a dead worker\'s jobs return after about twice this', integerOption('lock-duration', 1000, 600_000), 30_000)
-    .action(async (options: WorkerCommandOptions) => {
-      const worker = await startWorker(options);
+    .option('--shutdown-timeout-s <s>', 'seconds to finish batches in flight on SIGTERM', integerOption('shutdown-timeout-s', 1, 3600), FLEET_WORKER_DEFAULTS.shutdownTimeoutMs / SECOND)
+    .option('--lock-duration-ms <ms>', "job lock, renewed while a batch runs; a dead worker's jobs return after about twice this", integerOption('lock-duration-ms', 1000, 600_000), FLEET_WORKER_DEFAULTS.lockDurationMs)
+    .addOption(new Option('--overflow-after <ms>').argParser(integerOption('overflow-after', 0, 3_600_000)).hideHelp())
+    .addOption(new Option('--shutdown-timeout <s>').argParser(integerOption('shutdown-timeout', 1, 3600)).hideHelp())
+    .addOption(new Option('--lock-duration <ms>').argParser(integerOption('lock-duration', 1000, 600_000)).hideHelp())
+    .action(async (given: WorkerCommandOptions & DeprecatedWorkerFlags) => {
+      const { overflowAfter, shutdownTimeout, lockDuration, ...options } = given;
+      const worker = await startWorker({
+        ...options,
+        overflowAfterMs: overflowAfter ?? options.overflowAfterMs,
+        shutdownTimeoutS: shutdownTimeout ?? options.shutdownTimeoutS,
+        lockDurationMs: lockDuration ?? options.lockDurationMs,
+      });
       onShutdown(worker.logger, [worker.close]);
     });
 }

@@ -1,5 +1,7 @@
 // Micro-batcher benchmark on a simulated GPU, in simulated time (FakeClock): fast and deterministic, the
-// same figures on every machine. Prints figures; asserts nothing.
+// same figures on every machine. Prints figures; asserts nothing. Jobs reach the batcher the way production
+// takes them: each lane's consumer holds `heldItems + wantedItems` jobs, peak-held over `concurrencyHoldMs`
+// (SimulatedLaneConsumer), and the lanes' backlogs are read on the worker's depth poll.
 // Usage: node --import tsx scripts/bench/batching-bench.ts [--json] [--seconds 60] [--seed 7]
 //
 // The simulated GPU: a batch of n items on a model takes `fixedMs + perItemMs × n` (batches in flight do
@@ -9,7 +11,9 @@
 import { parseArgs } from 'node:util';
 import { FakeClock, MicroBatcher } from '../../batching/index.js';
 import type { Batch, BatcherOptions, ItemOutcome, LaneOptions } from '../../batching/index.js';
+import { FLEET_WORKER_DEFAULTS } from '../../workers/worker-options.js';
 import { seededRandom } from './bench-stats.js';
+import { SimulatedLaneConsumer } from './simulated-lane-consumer.js';
 
 const { values } = parseArgs({
   options: {
@@ -158,6 +162,7 @@ async function simulate(scenario: Scenario, seed: number): Promise<Result> {
   const clock = new FakeClock();
   const gpu = new SimulatedGpu(clock, scenario.budgetBytes, scenario.models);
   gpu.measure(WARMUP_MS, DURATION_MS);
+  const consumers = new Map<string, SimulatedLaneConsumer<Job, string>>();
   const batcher = new MicroBatcher<Job, number>({
     clock,
     budgetBytes: scenario.budgetBytes,
@@ -167,61 +172,59 @@ async function simulate(scenario: Scenario, seed: number): Promise<Result> {
     load: gpu.load,
     unload: gpu.unload,
     ...scenario.options,
+    // As FleetWorker does: every batcher event updates every lane's concurrency.
+    onEvent: () => {
+      for (const consumer of consumers.values()) consumer.update();
+    },
   });
 
-  // A Redis list per lane, fed by Poisson arrivals; one feeder per lane takes jobs only on credit.
+  // A Redis list per lane, fed by Poisson arrivals.
   const random = seededRandom(seed);
   const waiting = new Map<string, Job[]>();
-  const wake = new Map<string, () => void>();
   const latencies: number[] = [];
   const completedByLane: Record<string, number> = {};
-  let arrivalsOpen = true;
   for (const [lane, load] of Object.entries(scenario.lanes)) {
-    waiting.set(lane, []);
+    const queue: Job[] = [];
+    waiting.set(lane, queue);
     completedByLane[lane] = 0;
-    const arrive = (): void => {
-      if (clock.now() >= DURATION_MS) return;
-      waiting.get(lane)!.push({ lane, arrivedMs: clock.now() });
-      batcher.setBacklog(lane, waiting.get(lane)!.length);
-      wake.get(lane)?.();
-      clock.setTimeout(arrive, (-Math.log(1 - random()) * 1000) / load.ratePerSecond);
-    };
-    clock.setTimeout(arrive, (-Math.log(1 - random()) * 1000) / load.ratePerSecond);
-  }
-  clock.setTimeout(() => {
-    arrivalsOpen = false;
-    for (const resolve of wake.values()) resolve();
-  }, DURATION_MS);
-
-  const inFlight: Promise<void>[] = [];
-  const feeders = Object.entries(scenario.lanes).map(async ([lane, load]) => {
-    for (;;) {
-      const granted = await batcher.acquire(lane).then(() => true, () => false);
-      if (!granted) return; // the batcher stopped
-      const queue = waiting.get(lane)!;
-      while (queue.length === 0 && arrivalsOpen) await new Promise<void>((resolve) => wake.set(lane, resolve));
-      const job = queue.shift();
-      if (!job) {
-        batcher.release(lane);
-        return;
-      }
-      batcher.setBacklog(lane, queue.length);
-      inFlight.push(
+    const consumer = new SimulatedLaneConsumer<Job, string>({
+      lane,
+      batcher,
+      clock,
+      concurrencyHoldMs: FLEET_WORKER_DEFAULTS.concurrencyHoldMs,
+      take: () => queue.shift(),
+      submit: (job) =>
         batcher.submit({ lane, key: 'steps', model: load.model, widthPx: load.sidePx, heightPx: load.sidePx, payload: job }).then(() => {
           if (job.arrivedMs >= WARMUP_MS && clock.now() <= DURATION_MS) {
             latencies.push(clock.now() - job.arrivedMs);
             completedByLane[lane]!++;
           }
         }, () => {}),
-      );
+    });
+    consumers.set(lane, consumer);
+    const arrive = (): void => {
+      if (clock.now() >= DURATION_MS) return;
+      queue.push({ lane, arrivedMs: clock.now() });
+      consumer.update();
+      clock.setTimeout(arrive, (-Math.log(1 - random()) * 1000) / load.ratePerSecond);
+    };
+    clock.setTimeout(arrive, (-Math.log(1 - random()) * 1000) / load.ratePerSecond);
+  }
+  // The worker's depth poll: the batcher learns each lane's backlog only this often.
+  const pollDepths = (): void => {
+    for (const [lane, queue] of waiting) {
+      batcher.setBacklog(lane, queue.length);
+      consumers.get(lane)!.update();
     }
-  });
+    if (clock.now() < DURATION_MS) clock.setTimeout(pollDepths, FLEET_WORKER_DEFAULTS.depthPollMs);
+  };
+  pollDepths();
 
   await clock.advanceAsync(DURATION_MS);
   const stats = batcher.stats();
   const drained = batcher.close();
   await clock.runAllAsync();
-  await Promise.allSettled([drained, ...feeders, ...inFlight]);
+  await drained;
 
   latencies.sort((a, b) => a - b);
   const totalGpuMs = Object.values(stats.lanes).reduce((sum, lane) => sum + lane.gpuMs, 0);

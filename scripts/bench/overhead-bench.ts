@@ -27,7 +27,7 @@ export interface OverheadOptions {
 }
 
 export interface OverheadResult {
-  /** The fleet's no-op lane as deployed (lane concurrency follows the batcher's credits), in the median round. */
+  /** The fleet's no-op lane as deployed (lane concurrency follows what the batcher holds and wants), in the median round. */
   fleetJobsPerSec: number;
   /** Bare BullMQ, no-op processor, draining the same jobs (the producer's data and options), in the median round. */
   bullmqJobsPerSec: number;
@@ -37,7 +37,7 @@ export interface OverheadResult {
   bullmqPlainJobsPerSec: number;
   /** Median over rounds of fleet / bare on plain jobs: also counts what the fleet's job contract costs BullMQ and Redis. */
   ratioVsPlainJobs: number;
-  /** The no-op lane with `fixedConcurrency` = the bare Worker's concurrency instead of credits. */
+  /** The no-op lane with `fixedConcurrency` = the bare Worker's concurrency instead of the batcher's demand. */
   fleetFixedConcurrencyJobsPerSec: number;
   /** The fleet with its real finisher (resize 8×8 → 64×64, PNG + WebP thumbnail, two puts to a memory store). */
   fleetWithFinishWorkJobsPerSec: number;
@@ -57,7 +57,7 @@ export interface OverheadResult {
   fleetRounds: number[];
   bullmqRounds: number[];
   roundRatios: number[];
-  /** Mean jobs per batch the no-op lane ran (credits configuration). */
+  /** Mean jobs per batch the no-op lane ran (the deployed configuration). */
   fleetMeanBatchSize: number;
   fleetLane: { lane: 'flash'; maxBatchSize: number; maxLatencyMs: number; prefetchBatches: number; concurrency: string; requestPx: number };
   /** How throughput is timed: completions per second between the first and the last job's `finishedOn`. */
@@ -273,7 +273,7 @@ export async function runOverheadBench(options: OverheadOptions): Promise<Overhe
     bullmqRounds: bare.map((b) => round(b.jobsPerSec, 0)),
     roundRatios: roundRatios.map((r) => round(r, 3)),
     fleetMeanBatchSize: round(median(fleet.map((f) => f.meanBatchSize)), 1),
-    fleetLane: { lane: 'flash', ...NOOP_BATCHING, concurrency: 'credits (production default)', requestPx: REQUEST_SIDE_PX },
+    fleetLane: { lane: 'flash', ...NOOP_BATCHING, concurrency: 'held + wanted items (production default)', requestPx: REQUEST_SIDE_PX },
     timing: 'completions between the first and the last finishedOn',
   };
 }

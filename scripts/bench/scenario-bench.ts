@@ -1,6 +1,6 @@
 // The incident scenario: blended editor traffic on N simulated 8 GiB GPUs (one FleetWorker per GPU, as
 // deployed), before (every worker serves the one large model for everything, batch 1, bursting concurrency,
-// no admission) and after (default policy, lanes placed per GPU, micro-batching, VRAM admission, credits).
+// no admission) and after (default policy, lanes placed per GPU, micro-batching, VRAM admission, fetching what the batcher wants).
 // Only the GPUs are simulated; see simulated-gpu.ts and README "Benchmarks".
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { FLEET_BIN } from '../helpers/fleet-cli.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 /** Starts `fleet board --port 0` and resolves with its URL, from its `fleet board listening` log line. */
 function startBoard(prefix: string, env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess }> {
@@ -30,8 +31,7 @@ describe('fleet board: bull-board over the lanes, with their {prefix:lane} queue
   const children: ChildProcess[] = [];
 
   before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
     await producer.enqueue({ prompt: 'a board preview', account: { id: 'a1', tier: 'pro' } });
     await producer.enqueue({ prompt: 'an export for the board', intent: 'export', account: { id: 'a1', tier: 'pro' } });
   });

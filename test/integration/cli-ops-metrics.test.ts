@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LANES } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { LANE_BATCHING_DEFAULTS } from '../../workers/index.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const OPS = fileURLToPath(new URL('../../ops/', import.meta.url));
 
@@ -71,8 +72,7 @@ describe('ops/: the Grafana dashboard and Prometheus alerts use only metrics a r
   before(async () => {
     fleet = await startTestWorker(prefix, { lanes: ['flash', 'upscale'] });
     ingress = await startTestIngress({ redis: REDIS_URL, prefix });
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
     // A few jobs through the ingress and the worker, one failing, so labelled series exist.
     const accepted = await Promise.all(
       [0, 1, 2].map(async (i) => (await (await ingress.post('/generate', { prompt: `metrics ${i}`, width: 256, height: 256, account: { id: 'm', tier: 'pro' } })).json()) as { id: string }),

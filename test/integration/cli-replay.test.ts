@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { JobPath } from '../../cli/job-path.js';
-import { replayJobs, selectJobs, type ReplayEntry } from '../../cli/job-replay.js';
-import { createProducer, LaneQueues, type Producer } from '../../producer/index.js';
+import { replayJobs, selectJobs, type ReplayEntry } from '../../producer/index.js';
+import { LaneQueues, type Producer } from '../../producer/index.js';
 import { fleetJson, runFleet, waitUntil } from '../helpers/fleet-cli.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-replay', tier: 'pro' as const };
 
@@ -37,8 +38,7 @@ describe('fleet replay on a real worker: failed upscales (missing source, E_SOUR
 
   before(async () => {
     fleet = await startTestWorker(prefix, { lanes: ['upscale'] });
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
     queues = new LaneQueues(producer.redis, prefix);
   });
   after(async () => {

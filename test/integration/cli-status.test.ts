@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bucketRangeOf, type JobView } from '../../contract/index.js';
 import { readFleetStatus, type FleetStatus } from '../../cli/fleet-status.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { fleetJson, runFleet, waitUntil } from '../helpers/fleet-cli.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-status', tier: 'pro' as const };
 
@@ -31,8 +32,7 @@ describe('fleet status on a real worker: depth, percentiles from the histograms,
 
   before(async () => {
     fleet = await startTestWorker(prefix, { lanes: ['flash'] });
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
     // A controlled load: flash jobs in three waves (varied queue waits and batch sizes), and large jobs no worker drains.
     for (let wave = 0; wave < 3; wave++) {
       const receipts = await Promise.all(

@@ -4,10 +4,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { FLEET_BIN, waitUntil } from '../helpers/fleet-cli.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const account = { id: 'acct-watch', tier: 'pro' as const };
@@ -24,8 +25,7 @@ describe('fleet watch in a detached 80×24 tmux session', { skip: hasTmux ? fals
 
   before(async () => {
     fleet = await startTestWorker(prefix, { lanes: ['flash'] });
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
     load = (async () => {
       for (let i = 0; loading; i++) {
         await Promise.all([0, 1, 2].map((j) => producer.enqueue({ prompt: `watch ${i}-${j}`, width: 256, height: 256, account })));

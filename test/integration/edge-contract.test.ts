@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { FleetError, readModelCatalogue, type ModelCatalogue } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { loadDefaultPolicy, PolicyStore } from '../../router/index.js';
 import { storeSourceImageInspector } from '../../workers/index.js';
 import { fleetJson, runFleet, waitUntil } from '../helpers/fleet-cli.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { cleanupPrefix, countAllJobs, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-edge', tier: 'pro' as const };
 
@@ -27,8 +28,7 @@ describe('the edge contract on real Redis with a real worker: requests and polic
 
   before(async () => {
     fleet = await startTestWorker(prefix);
-    producer = createProducer({ redis: REDIS_URL, prefix, sources: storeSourceImageInspector(fleet.store) });
-    await producer.ready();
+    producer = await startTestProducer(prefix, { sources: storeSourceImageInspector(fleet.store) });
     // Nothing here needs a render: paused lanes keep accepted jobs waiting (and the worker's stop quick).
     for (const lane of ['flash', 'large', 'typography', 'upscale'] as const) await producer.laneQueue(lane).pause();
     const admin = producer.redis;

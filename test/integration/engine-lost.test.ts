@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { waitUntil } from '../helpers/fleet-cli.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { buildSlowModels } from '../helpers/slow-model.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-engine-lost', tier: 'pro' as const };
 const JOBS = 3;
@@ -27,8 +28,7 @@ describe('an inference engine lost mid-batch', () => {
       batcherOverrides: { flushWhenIdle: false },
       adaptiveBatching: false,
     });
-    producer = createProducer({ redis: REDIS_URL, prefix, attempts: 3, backoffMs: 50 });
-    await producer.ready();
+    producer = await startTestProducer(prefix, { attempts: 3, backoffMs: 50 });
   });
   after(async () => {
     await producer.close();

@@ -5,13 +5,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import { laneQueueName, laneQueuePrefix } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { startMetricsServer } from '../../workers/index.js';
 import { waitUntil } from '../helpers/fleet-cli.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { LOOP_RESOLUTION_MS, type LoopControlReport } from '../helpers/loop-control.js';
 import { buildSlowModels } from '../helpers/slow-model.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-engine', tier: 'pro' as const };
 /** Each denoiser run holds its thread at least this long: a lock of LOCK_MS would lapse under a blocked loop. */
@@ -62,8 +63,7 @@ describe('inference runs off the event loop', () => {
     }
     events = new QueueEvents(laneQueueName('flash'), { connection: { url: REDIS_URL }, prefix: laneQueuePrefix(prefix, 'flash') });
     await events.waitUntilReady();
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
   });
   after(async () => {
     await producer.close();

@@ -53,6 +53,9 @@ describe('a misconfigured fleet stops at once with a clear message (exit 2)', ()
       [['worker', '--models', '/nonexistent/models'], /is not a folder/],
       [['worker', '--metrics-port', String(takenPort)], /already in use/],
       [['worker', '--lanes', 'flash', '--overflow-lanes', 'flash', '--metrics-port', '0'], /overflowLanes must not repeat a lane of lanes/],
+      [['worker', '--lock-duration-ms', '5'], /lock-duration-ms must be an integer 1000–600000/],
+      // The spelling before the unit was in the name is still parsed (and checked).
+      [['worker', '--shutdown-timeout', '0'], /shutdown-timeout must be an integer 1–3600/],
     ];
     for (const [args, pattern] of cases) {
       const started = Date.now();

@@ -14,10 +14,19 @@ import { cleanupPrefix, countAllJobs, REDIS_URL, testPrefix } from '../helpers/r
  * be invalid (a valid request plus corruptions that are each invalid on their own, broken JSON, wrong media
  * types, bodies past the limit), and every one must be refused with the right code, enqueue nothing, leave the
  * process up and its heap flat. Valid generated requests must pass, so a schema that refuses everything fails.
- * Seed: FUZZ_SEED (printed on failure by fast-check, with the shrunk counterexample).
+ * Seed: printed before anything runs; `FUZZ_SEED=<n>` replays a run exactly (CI can pin it). fast-check also prints
+ * the seed of each property with its shrunk counterexample on failure.
  */
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+const SEED = fuzzSeed(process.env.FUZZ_SEED);
+console.log(`fuzz-requests: seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
+
+function fuzzSeed(given: string | undefined): number {
+  if (given === undefined || given === '') return Date.now() % 1_000_000;
+  const seed = Number(given);
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`FUZZ_SEED must be an integer, got ${JSON.stringify(given)}`);
+  return seed;
+}
 /** Payloads per path per half (two halves, so 2 × 2 × RUNS_PER_HALF payloads in all, plus warm-up). */
 const RUNS_PER_HALF = Number(process.env.FUZZ_RUNS_PER_HALF ?? 3_000);
 const WARMUP_RUNS = 300;

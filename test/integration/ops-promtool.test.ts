@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createMetricsRegistry, FleetError } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { loadPipeline, type Pipeline } from '../../workers/pipelines/index.js';
 import type { SessionFactory } from '../../workers/engine/onnx-session-factory.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const OPS = fileURLToPath(new URL('../../ops/', import.meta.url));
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
@@ -85,8 +86,7 @@ describe("the OOM alert fires on a real worker's first OOM", { skip }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fleet-promtool-'));
     fleet = await startTestWorker(prefix, { lanes: ['flash'], pipelineLoader: oomOnce });
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
   });
   after(async () => {
     await producer?.close();

@@ -1,12 +1,29 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { loadPipeline, type Pipeline } from '../../workers/index.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { waitUntil } from '../helpers/fleet-cli.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-overflow', tier: 'pro' as const };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type TestWorker = Awaited<ReturnType<typeof startTestWorker>>;
+
+/**
+ * Resolves once the worker's depth poll has read `large` as `pending` jobs waiting and `active` running. The poll
+ * sets its gauge and then re-evaluates the overflow gate in one step, so from then on the gate has decided on that
+ * backlog: with `overflowAfterMs: 0` nothing else is left to wait for.
+ */
+async function largeDepthSeen(fleet: TestWorker, pending: number, active: number): Promise<void> {
+  await waitUntil(`the worker to read large as ${pending} waiting, ${active} active`, async () => {
+    const { values } = await fleet.worker.metrics.queueDepth.get();
+    const depth = (state: string) => values.find((v) => v.labels.lane === 'large' && v.labels.state === state)?.value ?? 0;
+    return depth('waiting') + depth('prioritized') === pending && depth('active') === active;
+  }, 20_000, 20);
+}
 
 /** The real ONNX pipelines, except that flash batches wait for `release()` before they run. */
 function gatedFlash() {
@@ -25,8 +42,7 @@ describe('overflow lanes: a worker helps a backed-up lane only while its own lan
   let producer: Producer;
 
   before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
   });
   after(async () => {
     await producer.close();
@@ -35,12 +51,12 @@ describe('overflow lanes: a worker helps a backed-up lane only while its own lan
 
   test('exports wait while a flash batch runs; once it ends the worker takes them one at a time', async () => {
     const flash = gatedFlash();
-    const fleet = await startTestWorker(prefix, { lanes: ['flash'], overflowLanes: ['large'], overflowBacklog: 1, pipelineLoader: flash.loader, depthPollMs: 50 });
+    const fleet = await startTestWorker(prefix, { lanes: ['flash'], overflowLanes: ['large'], overflowBacklog: 1, overflowAfterMs: 0, pipelineLoader: flash.loader, depthPollMs: 50 });
     try {
       const preview = await producer.enqueue({ prompt: 'a held preview', seed: 1, account });
       while ((fleet.worker.batcherStats()?.lanes.flash?.inFlightItems ?? 0) === 0) await sleep(20);
       const exports = await Promise.all([1, 2].map((seed) => producer.enqueue({ prompt: `harbor export ${seed}`, intent: 'export', seed, account })));
-      await sleep(600); // a dozen depth polls: the backlog is seen, the own lane is not idle
+      await largeDepthSeen(fleet, 2, 0); // the gate saw the backlog while the own lane was busy
       assert.deepEqual(await Promise.all(exports.map(async (r) => (await producer.getJob(r.id)).state)), ['waiting', 'waiting'], 'nothing taken while the own lane runs');
 
       flash.release();
@@ -55,17 +71,17 @@ describe('overflow lanes: a worker helps a backed-up lane only while its own lan
   });
 
   test('below the backlog threshold the lane stays closed: the last export is left for the lane\'s own workers', async () => {
-    const fleet = await startTestWorker(prefix, { lanes: ['flash'], overflowLanes: ['large'], overflowBacklog: 2, depthPollMs: 50 });
+    const fleet = await startTestWorker(prefix, { lanes: ['flash'], overflowLanes: ['large'], overflowBacklog: 2, overflowAfterMs: 0, depthPollMs: 50 });
     try {
       const first = await producer.enqueue({ prompt: 'lonely export', intent: 'export', seed: 3, account });
-      await sleep(600);
+      await largeDepthSeen(fleet, 1, 0);
       assert.equal((await producer.getJob(first.id)).state, 'waiting', 'a backlog of 1 is below the threshold of 2');
       const second = await producer.enqueue({ prompt: 'second export', intent: 'export', seed: 4, account });
       const done = await Promise.race(
         [first, second].map(async (r) => ((await producer.waitForResult(r.id, { timeoutMs: 60_000 })).state === 'completed' ? r.id : undefined)),
       );
       assert.ok(done !== undefined, 'a backlog of 2 opens the lane');
-      await sleep(800);
+      await largeDepthSeen(fleet, 1, 0); // the done job has left; the gate decided on the one left
       const other = done === first.id ? second : first;
       assert.equal((await producer.getJob(other.id)).state, 'waiting', 'with one left the lane closes again');
     } finally {

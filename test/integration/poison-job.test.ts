@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FleetError } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { loadPipeline, type Pipeline, type SessionFactory } from '../../workers/index.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-poison', tier: 'pro' as const };
 
@@ -37,8 +38,7 @@ describe('a poison job', () => {
 
   before(async () => {
     fleet = await startTestWorker(prefix, { lanes: ['flash'], pipelineLoader: crashingOnPoison, batching: { flash: { maxLatencyMs: 500 } }, batcherOverrides: { flushWhenIdle: false } });
-    producer = createProducer({ redis: REDIS_URL, prefix, attempts: 3, backoffMs: 50 });
-    await producer.ready();
+    producer = await startTestProducer(prefix, { attempts: 3, backoffMs: 50 });
   });
   after(async () => {
     await producer.close();

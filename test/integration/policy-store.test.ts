@@ -31,69 +31,79 @@ async function untilVersion(producer: Producer, version: number, timeoutMs: numb
 }
 
 describe('policy store, hot switch and rollback on real Redis', () => {
-  const prefix = testPrefix();
   let redis: Redis;
-  let store: PolicyStore;
-  let producer: Producer;
 
-  before(async () => {
+  before(() => {
     redis = new Redis(REDIS_URL);
-    store = new PolicyStore(redis, prefix);
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
   });
-  after(async () => {
-    await producer.close();
-    redis.disconnect();
-    await cleanupPrefix(prefix);
-  });
+  after(() => redis.disconnect());
 
-  test('an empty store serves the shipped default as version 1', async () => {
-    const receipt = await producer.enqueue(preview);
-    assert.deepEqual(receipt.policy, { version: 1, rule: 'previews' });
-    assert.equal((await store.active()).author, 'image-fleet');
-  });
+  /** Each test its own prefix: a store and a producer on it, so no test depends on what another applied. */
+  async function withPolicyFleet(body: (fleet: { prefix: string; store: PolicyStore; producer: Producer }) => Promise<void>): Promise<void> {
+    const prefix = testPrefix();
+    const producer = createProducer({ redis: REDIS_URL, prefix });
+    try {
+      await producer.ready();
+      await body({ prefix, store: new PolicyStore(redis, prefix), producer });
+    } finally {
+      await producer.close();
+      await cleanupPrefix(prefix);
+    }
+  }
 
-  test('apply switches a running producer within 1 s; in-flight jobs keep their version', async () => {
-    const inFlight = await producer.enqueue(preview);
-    const applied = await store.apply(previewsOnV2(), { author: 'ops@test', comment: 'try flash-v2' });
-    assert.equal(applied.version, 2);
-    const switchMs = await untilVersion(producer, 2, 1000);
-    assert.ok(switchMs < 1000, `switched after ${switchMs} ms`);
-    const next = await producer.enqueue(preview);
-    assert.equal(next.model, 'flash-v2');
-    const old = await producer.getJob(inFlight.id);
-    assert.deepEqual(old.policy, { version: 1, rule: 'previews' });
-    assert.equal(old.model, 'flash-v1');
-  });
+  test('an empty store serves the shipped default as version 1', () =>
+    withPolicyFleet(async ({ store, producer }) => {
+      const receipt = await producer.enqueue(preview);
+      assert.deepEqual(receipt.policy, { version: 1, rule: 'previews' });
+      assert.equal((await store.active()).author, 'image-fleet');
+    }));
 
-  test('an invalid policy is refused with the exact path and the active one stays', async () => {
-    const broken = { ...previewsOnV2(), rules: [{ id: 'only', when: { tier: ['gold'] }, lane: 'flash', model: 'flash-v1' }, { id: 'd', lane: 'flash', model: 'flash-v1' }] };
-    await assert.rejects(store.apply(broken), (e: unknown) => (e as { code: string }).code === 'E_POLICY_INVALID' && (e as { field: string }).field === 'rules.0.when.tier.0');
-    assert.equal(await store.activeVersion(), 2);
-    assert.equal((await producer.enqueue(preview)).policy.version, 2);
-  });
+  test('apply switches a running producer within 1 s; in-flight jobs keep their version', () =>
+    withPolicyFleet(async ({ store, producer }) => {
+      const inFlight = await producer.enqueue(preview);
+      const applied = await store.apply(previewsOnV2(), { author: 'ops@test', comment: 'try flash-v2' });
+      assert.equal(applied.version, 2);
+      const switchMs = await untilVersion(producer, 2, 1000);
+      assert.ok(switchMs < 1000, `switched after ${switchMs} ms`);
+      const next = await producer.enqueue(preview);
+      assert.equal(next.model, 'flash-v2');
+      const old = await producer.getJob(inFlight.id);
+      assert.deepEqual(old.policy, { version: 1, rule: 'previews' });
+      assert.equal(old.model, 'flash-v1');
+    }));
 
-  test('rollback returns to the previous version in one step, and --to N goes anywhere', async () => {
-    await store.apply(canaryPolicy(25), { comment: 'canary' });
-    assert.equal(await store.activeVersion(), 3);
-    const back = await store.rollback({ comment: 'canary looked bad' });
-    assert.deepEqual([back.previous, back.version], [3, 2]);
-    await untilVersion(producer, 2, 1000);
-    const again = await store.rollback();
-    assert.equal(again.version, 1);
-    await untilVersion(producer, 1, 1000);
-    await assert.rejects(store.rollback(), (e: unknown) => (e as { code: string }).code === 'E_NOT_FOUND');
-    await store.rollback({ to: 3 });
-    await untilVersion(producer, 3, 1000);
-    const history = await store.history();
-    assert.deepEqual(history.map((h) => `${h.action}:${h.version}`), ['seed:1', 'apply:2', 'apply:3', 'rollback:2', 'rollback:1', 'rollback:3']);
-    assert.equal(history[3]!.comment, 'canary looked bad');
-    const versions = await store.versions();
-    assert.deepEqual(versions.map((v) => v.version), [1, 2, 3]);
-    assert.equal(versions[1]!.author, 'ops@test');
-    assert.ok(versions.every((v) => v.createdAt > 0));
-  });
+  test('an invalid policy is refused with the exact path and the active one stays', () =>
+    withPolicyFleet(async ({ store, producer }) => {
+      await store.apply(previewsOnV2(), { comment: 'try flash-v2' });
+      await untilVersion(producer, 2, 1000);
+      const broken = { ...previewsOnV2(), rules: [{ id: 'only', when: { tier: ['gold'] }, lane: 'flash', model: 'flash-v1' }, { id: 'd', lane: 'flash', model: 'flash-v1' }] };
+      await assert.rejects(store.apply(broken), (e: unknown) => (e as { code: string }).code === 'E_POLICY_INVALID' && (e as { field: string }).field === 'rules.0.when.tier.0');
+      assert.equal(await store.activeVersion(), 2);
+      assert.equal((await producer.enqueue(preview)).policy.version, 2);
+    }));
+
+  test('rollback returns to the previous version in one step, and --to N goes anywhere', () =>
+    withPolicyFleet(async ({ store, producer }) => {
+      await store.apply(previewsOnV2(), { author: 'ops@test', comment: 'try flash-v2' });
+      await store.apply(canaryPolicy(25), { comment: 'canary' });
+      assert.equal(await store.activeVersion(), 3);
+      const back = await store.rollback({ comment: 'canary looked bad' });
+      assert.deepEqual([back.previous, back.version], [3, 2]);
+      await untilVersion(producer, 2, 1000);
+      const again = await store.rollback();
+      assert.equal(again.version, 1);
+      await untilVersion(producer, 1, 1000);
+      await assert.rejects(store.rollback(), (e: unknown) => (e as { code: string }).code === 'E_NOT_FOUND');
+      await store.rollback({ to: 3 });
+      await untilVersion(producer, 3, 1000);
+      const history = await store.history();
+      assert.deepEqual(history.map((h) => `${h.action}:${h.version}`), ['seed:1', 'apply:2', 'apply:3', 'rollback:2', 'rollback:1', 'rollback:3']);
+      assert.equal(history[3]!.comment, 'canary looked bad');
+      const versions = await store.versions();
+      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3]);
+      assert.equal(versions[1]!.author, 'ops@test');
+      assert.ok(versions.every((v) => v.createdAt > 0));
+    }));
 
   test('concurrent applies and rollbacks keep versions, stack and history consistent', async () => {
     const concurrentPrefix = testPrefix();
@@ -112,21 +122,23 @@ describe('policy store, hot switch and rollback on real Redis', () => {
     }
   });
 
-  test('without the change message, the periodic check still switches within 1 s', async () => {
-    const source = new RedisPolicySource({ redis, prefix, pollIntervalMs: 500 });
-    await source.start();
-    try {
-      const target = source.current().version === 1 ? 2 : 1;
-      await redis.set(policyKey(prefix, 'active'), String(target)); // no PUBLISH
-      const started = Date.now();
-      while (source.current().version !== target) {
-        assert.ok(Date.now() - started < 1000, 'poll fallback took over 1 s');
-        await new Promise((r) => setTimeout(r, 20));
+  test('without the change message, the periodic check still switches within 1 s', () =>
+    withPolicyFleet(async ({ prefix, store }) => {
+      await store.apply(previewsOnV2(), { comment: 'a second version to switch to' });
+      const source = new RedisPolicySource({ redis, prefix, pollIntervalMs: 500 });
+      await source.start();
+      try {
+        const target = source.current().version === 1 ? 2 : 1;
+        await redis.set(policyKey(prefix, 'active'), String(target)); // no PUBLISH
+        const started = Date.now();
+        while (source.current().version !== target) {
+          assert.ok(Date.now() - started < 1000, 'poll fallback took over 1 s');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      } finally {
+        await source.close();
       }
-    } finally {
-      await source.close();
-    }
-  });
+    }));
 
   test('fleet policy explain --jsonl routes every recorded request to its lane', async (t) => {
     const prompts = readPrompts();

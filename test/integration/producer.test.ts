@@ -3,9 +3,10 @@ import { after, before, describe, test } from 'node:test';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BackpressureError, laneQueueName, laneQueuePrefix, NotFoundError, ValidationError, type JobData, type JobResult } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { cleanupPrefix, countAllJobs, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { MALFORMED } from '../helpers/malformed-requests.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-7', tier: 'pro' as const };
 
@@ -14,8 +15,7 @@ describe('producer on real Redis', () => {
   let producer: Producer;
 
   before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix, maxWaiting: { upscale: 2 } });
-    await producer.ready();
+    producer = await startTestProducer(prefix, { maxWaiting: { upscale: 2 } });
   });
   after(async () => {
     await producer.close();

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { GenerateRequestInput, JobView } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { buildRrdbNetGraph, type RrdbNetGraphSpec } from '../helpers/realesrgan-graph.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-exports', tier: 'pro' as const };
 
@@ -51,8 +52,7 @@ describe('Real-ESRGAN-shaped exports through a real worker: static 64×64 ×4, d
     dropIn(models, 'upscale-x4', 4, { scale: 4, staticSidePx: 64 });
     dropIn(models, 'upscale-x2', 2, { scale: 2, precision: 'float16' }, { sizePx: 48, overlapPx: 30 });
     fleet = await startTestWorker(prefix, { lanes: ['upscale'], modelsDir: models });
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
   });
   after(async () => {
     await producer.close();

@@ -5,12 +5,13 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import sharp from 'sharp';
 import type { GenerateRequestInput, JobView } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { S3Store } from '../../workers/index.js';
 import { OcrChecker } from '../../workers/typography/index.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
 import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
 import { startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-path', tier: 'pro' as const };
 
@@ -35,8 +36,7 @@ describe('whole path on real Redis with the file store: producer → router → 
 
   before(async () => {
     fleet = await startTestWorker(prefix);
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
   });
   after(async () => {
     await producer.close();
@@ -147,8 +147,7 @@ describe('whole path with the S3 store (s3rver)', () => {
     s3 = await startS3rver();
     store = new S3Store({ bucket: s3.bucket, prefix: 'renders', endpoint: s3.endpoint, credentials: S3_TEST_CREDENTIALS });
     fleet = await startTestWorker(prefix, { store });
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
   });
   after(async () => {
     await producer.close();

@@ -8,12 +8,13 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { createLogger, createMetricsRegistry, FleetError, laneQueueName, laneQueuePrefix } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { FileStore, FleetWorker, readWorkers, type DeviceMemoryReading, type FleetWorkerOptions, type ModelSession, type SessionFactory } from '../../workers/index.js';
 import { OnnxSessionFactory } from '../../workers/engine/onnx-session-factory.js';
 import { runFleet, waitUntil } from '../helpers/fleet-cli.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { MODELS_DIR, startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-device', tier: 'pro' as const };
 const GiB = 1024 ** 3;
@@ -79,8 +80,7 @@ describe('device truth', () => {
   let depthQueue: Queue;
 
   before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix, attempts: 3, backoffMs: 50 });
-    await producer.ready();
+    producer = await startTestProducer(prefix, { attempts: 3, backoffMs: 50 });
     depthQueue = new Queue(laneQueueName('flash'), { connection: producer.redis, prefix: laneQueuePrefix(prefix, 'flash') });
     workerCount = () => depthQueue.getWorkersCount();
   });

@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createProducer, type Producer } from '../../producer/index.js';
+import type { Producer } from '../../producer/index.js';
 import { loadPipeline, type Pipeline, type SessionFactory } from '../../workers/index.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { MODELS_DIR, startTestWorker } from '../helpers/worker.js';
+import { startTestProducer } from '../helpers/producer.js';
 
 const account = { id: 'acct-shutdown', tier: 'pro' as const };
 
@@ -17,8 +18,7 @@ describe('SIGTERM during a batch loses nothing', () => {
   let producer: Producer;
 
   before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
+    producer = await startTestProducer(prefix);
   });
   after(async () => {
     await producer.close();

@@ -128,29 +128,29 @@ interface Saturation {
   items: Record<string, number>;
 }
 
-/** Keeps every lane's queue full through the credit mechanism for `durationMs` of fake time. */
+/**
+ * Keeps every lane topped up to what it wants (`wantedItems`) for `durationMs` of fake time, re-checked after
+ * each batcher event, as a lane consumer sets its concurrency.
+ */
 async function saturate(options: BatcherOptions<string, string>, itemFor: Record<string, { model: string; side: number }>, durationMs: number): Promise<Saturation> {
   const clock = options.clock as FakeClock;
-  const batcher = new MicroBatcher<string, string>(options);
   const pending: Promise<unknown>[] = [];
   let running = true;
-  const feeders = Object.entries(itemFor).map(async ([lane, { model, side }]) => {
-    while (running) {
-      try {
-        await batcher.acquire(lane);
-      } catch {
-        return;
-      }
-      pending.push(batcher.submit({ lane, key: 'k', model, widthPx: side, heightPx: side, payload: lane }).catch(() => {}));
+  const topUp = (): void => {
+    for (const [lane, { model, side }] of Object.entries(itemFor)) {
+      while (running && batcher.wantedItems(lane) > 0) pending.push(batcher.submit({ lane, key: 'k', model, widthPx: side, heightPx: side, payload: lane }).catch(() => {}));
     }
-  });
+  };
+  // Out of the batcher's own pump: the host reacts to an event after it, as the lane consumers do.
+  const batcher: MicroBatcher<string, string> = new MicroBatcher<string, string>({ ...options, onEvent: () => queueMicrotask(topUp) });
+  topUp();
   for (const lane of Object.keys(itemFor)) batcher.setBacklog(lane, 1000);
   await clock.advanceAsync(durationMs);
   running = false;
   const stats = batcher.stats();
   const closed = batcher.close();
   await clock.runAllAsync();
-  await Promise.all([closed, ...pending, ...feeders]);
+  await Promise.all([closed, ...pending]);
   const gpuMs: Record<string, number> = {};
   const items: Record<string, number> = {};
   for (const lane of Object.keys(itemFor)) {

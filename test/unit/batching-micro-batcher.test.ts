@@ -155,45 +155,32 @@ test('run() returning the wrong number of outcomes fails those items with a Type
   for (const r of await results) assert.ok(r.status === 'rejected' && r.reason instanceof TypeError);
 });
 
-test('credits: acquire resolves only while the lane can take more, and comes back as batches start', async () => {
+test("wantedItems: a lane wants a batch's worth beyond what waits, and nothing more while that batch waits for the GPU", async () => {
   const clock = new FakeClock();
   const gpu = fakeGpu(clock, () => 100);
   const batcher = makeBatcher(clock, gpu.run, { flushWhenIdle: false, maxBatchesInFlight: 1 });
   assert.equal(batcher.wantedItems('flash'), 4);
-  for (let i = 0; i < 4; i++) await batcher.acquire('flash');
-  assert.equal(batcher.wantedItems('flash'), 0, 'four credits handed out');
-  let fifth = false;
-  const fifthCredit = batcher.acquire('flash').then(() => (fifth = true));
+  const results = [1, 2].map((p) => batcher.submit(item(p)));
+  assert.equal(batcher.wantedItems('flash'), 2, 'two wait for batch-mates');
+  results.push(...[3, 4].map((p) => batcher.submit(item(p))));
   await clock.advanceAsync(0);
-  assert.equal(fifth, false, 'no fifth credit while four are outstanding');
-  batcher.release('flash');
-  await clock.advanceAsync(0);
-  assert.equal(fifth, true, 'a released credit goes to the waiter');
-  await fifthCredit;
-  // Four items use the four credits; they form a batch and start, which frees credits again.
-  const results = [1, 2, 3, 4].map((p) => batcher.submit(item(p)));
-  await clock.advanceAsync(0);
-  assert.equal(gpu.ran.length, 1);
-  assert.equal(batcher.wantedItems('flash'), 4);
-  // The GPU is busy (maxBatchesInFlight 1): a second batch queues and credits stop.
+  assert.equal(gpu.ran.length, 1, 'the four form a batch and start');
+  assert.equal(batcher.wantedItems('flash'), 4, 'what runs does not count against the prefetch');
+  assert.equal(batcher.heldItems('flash'), 4);
+  // The GPU is busy (maxBatchesInFlight 1): a second batch waits and the lane wants nothing more.
   for (const p of [5, 6, 7, 8]) void batcher.submit(item(p));
-  await clock.advanceAsync(0);
-  assert.equal(batcher.wantedItems('flash'), 0);
-  let granted = false;
-  void batcher.acquire('flash').then(() => (granted = true));
   await clock.advanceAsync(99);
-  assert.equal(granted, false, 'a busy worker gets no credit to hoard jobs');
+  assert.equal(batcher.wantedItems('flash'), 0, 'a busy worker does not hoard jobs');
   await clock.advanceAsync(1);
-  assert.equal(granted, true, 'the second batch started, so credit came back');
+  assert.equal(gpu.ran.length, 2, 'the second batch started as the first ended');
+  assert.equal(batcher.wantedItems('flash'), 4);
   assert.equal(gpu.maxRunning, 1);
   assert.deepEqual(await Promise.all(results), [10, 20, 30, 40]);
-  const closing = batcher.acquire('large');
   void batcher.close();
-  await assert.rejects(batcher.acquire('flash'), { code: 'E_SHUTDOWN' });
-  await closing; // granted before the close
+  assert.equal(batcher.wantedItems('flash'), 0, 'a stopping batcher wants nothing');
 });
 
-test('a lane with prefetchBatches 0 asks for a batch only while it could start one; others keep the batcher default', async () => {
+test('prefetchBatches 0 means the same on a lane and on the batcher: a batch only while the lane could start one', async () => {
   const clock = new FakeClock();
   const gpu = fakeGpu(clock, () => 100);
   const batcher = makeBatcher(clock, gpu.run, {
@@ -204,34 +191,24 @@ test('a lane with prefetchBatches 0 asks for a batch only while it could start o
   batcher.setBacklog('large', 5);
   assert.equal(batcher.wantedItems('flash'), 8, 'the batcher default: two batches of four');
   assert.equal(batcher.wantedItems('large'), 2, 'idle: one batch');
-  await batcher.acquire('large');
-  await batcher.acquire('large');
   const first = [1, 2].map((p) => batcher.submit(item(p, 's4', 'large')));
   await clock.advanceAsync(0);
   assert.equal(gpu.ran.length, 1, 'a full batch starts at once');
   assert.equal(batcher.wantedItems('large'), 0, 'running at its cap of one batch: nothing fetched ahead');
-  let granted = false;
-  void batcher.acquire('large').then(() => (granted = true));
   await clock.advanceAsync(99);
-  assert.equal(granted, false);
-  assert.equal(batcher.stats().lanes.large?.queuedItems, 0);
+  assert.equal(batcher.wantedItems('large'), 0);
   await clock.advanceAsync(1);
   assert.deepEqual(await Promise.all(first), [10, 20]);
-  assert.equal(granted, true, 'the batch ended: credit for the next one');
+  assert.equal(batcher.wantedItems('large'), 2, 'the batch ended: room for the next one');
   assert.throws(() => makeBatcher(clock, gpu.run, { lanes: { flash: { prefetchBatches: -1 } } }), /lanes\.flash\.prefetchBatches must be an integer >= 0, got -1/);
-});
 
-test('a pending acquire rejects when the batcher stops, or with the abort reason', async () => {
-  const clock = new FakeClock();
-  const batcher = makeBatcher(clock, fakeGpu(clock).run, { flushWhenIdle: false });
-  for (let i = 0; i < 4; i++) await batcher.acquire('flash');
-  const controller = new AbortController();
-  const aborted = batcher.acquire('flash', { signal: controller.signal });
-  controller.abort(new Error('worker stopping'));
-  await assert.rejects(aborted, /worker stopping/);
-  const pending = batcher.acquire('flash');
-  void batcher.drain();
-  await assert.rejects(pending, { code: 'E_SHUTDOWN' });
+  const everyLane = makeBatcher(clock, gpu.run, { flushWhenIdle: false, prefetchBatches: 0, lanes: { flash: { maxBatchSize: 4, maxBatchesInFlight: 1 } } });
+  assert.equal(everyLane.wantedItems('flash'), 4, 'batcher-wide 0: one batch while the lane could start one');
+  const held = [1, 2, 3, 4].map((p) => everyLane.submit(item(p)));
+  await clock.advanceAsync(0);
+  assert.equal(everyLane.wantedItems('flash'), 0, 'and none while it is at its cap');
+  await clock.advanceAsync(100);
+  await Promise.all(held);
 });
 
 test('drain runs held items without waiting for the timer; submit is refused after', async () => {

@@ -48,7 +48,7 @@ test('resolveBatcherOptions fails fast, naming the option and the value', () => 
     [{ oomEstimateGrowth: 1 }, /oomEstimateGrowth must be > 1, got 1/],
     [{ maxActivationFactor: 0.5 }, /maxActivationFactor must be >= 1, got 0.5/],
     [{ maxBatchesInFlight: 0 }, /maxBatchesInFlight must be an integer >= 1, got 0/],
-    [{ prefetchBatches: 0 }, /prefetchBatches must be an integer >= 1, got 0/],
+    [{ prefetchBatches: -1 }, /prefetchBatches must be an integer >= 0, got -1/],
     [{ adaptive: { smoothing: 0 } }, /adaptive\.smoothing must be in \(0, 1\], got 0/],
   ];
   for (const [patch, message] of cases) {

@@ -18,8 +18,8 @@ interface BoundMetricConfig<L extends string> {
 
 /**
  * Hot-path Prometheus metrics: a child is bound to its label values once (`labels()`), after which an
- * observation is a few array increments. prom-client's own metrics hash their labels on every call (~0.4 µs
- * each, and the worker makes seven such calls per job). These register in a prom-client Registry and write
+ * observation is a few array increments. prom-client's own metrics hash their labels on every call, and the
+ * worker makes seven such calls per job. These register in a prom-client Registry and write
  * the same exposition as prom-client's Counter and Histogram (a unit test compares the two).
  */
 abstract class BoundMetric<L extends string, C> {

@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
+/** A worker's `/metrics` port unless told otherwise (the Prometheus exporter range). */
+export const DEFAULT_METRICS_PORT = 9464;
+
 /** Serves `GET /metrics` from a registry. Binds loopback unless told otherwise. */
 export async function startMetricsServer(registry: Registry, port: number, host = '127.0.0.1'): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((request, response) => {

@@ -1,36 +1,11 @@
-import type { Job } from 'bullmq';
 import pLimit from 'p-limit';
-import {
-  BackpressureError,
-  fleetKey,
-  FleetError,
-  laneOfJobId,
-  LANES,
-  parseFailedReason,
-  RedisUnavailableError,
-  type EnqueueReceipt,
-  type ErrorCode,
-  type JobData,
-  type JobResult,
-  type Lane,
-  type RedisClient,
-} from '../contract/index.js';
-import type { LaneQueues, Producer } from '../producer/index.js';
+import { BackpressureError, FleetError, parseFailedReason, RedisUnavailableError, SECOND, type EnqueueReceipt, type ErrorCode, type JobData, type Lane } from '../contract/index.js';
+import type { LaneQueues } from './lane-queues.js';
+import type { Producer } from './producer.js';
+import { findByUnique, readReplayMarker, replayMarkerKey, replayUniqueOf, type FleetJob, type ReplayMarker } from './replay-claims.js';
 
-/**
- * Replays, and why replaying the same selection twice adds nothing.
- *
- * - A replay of job `<lane>.<u>` gets the id `<lane'>.r1-<u>`; a replay of `<lane>.rN-<u>` gets
- *   `<lane'>.r(N+1)-<u>`. `<lane'>` is the original lane, or with `--reroute` the lane the current policy picks.
- * - Before enqueueing, the original is claimed with `SET NX` on `<prefix>:replay:<original id>` (value: the new
- *   id's lane-free part and the time). A claimed original is skipped ("already replayed"), even after its replay
- *   finished and expired, and even when a policy change would now route it to another lane. Only a claim whose
- *   replay job is missing while it should still exist (a crash between claim and enqueue, or `drain
- *   --remove-waiting` removed it) is enqueued again, under the same id.
- * - A replay that failed again is a failed job of its own (`rN`), so the next `fleet replay` over failed jobs
- *   replays it once more as `r(N+1)` while skipping the original: each run adds at most one attempt per chain.
- * - The enqueue itself is idempotent too: an existing job id adds nothing (`duplicate`).
- */
+/** How long a replay keeps retrying one job under backpressure unless told otherwise. */
+const BACKPRESSURE_WAIT_MS = 60 * SECOND;
 
 export type ReplayState = 'failed' | 'completed';
 
@@ -60,7 +35,8 @@ export interface ReplayEntry {
   reason?: string;
 }
 
-export interface ReplayOptions {
+/** How `replayJobs` runs (the enqueue of each replay is `Producer.enqueueReplay`). */
+export interface ReplayJobsOptions {
   /** Route again through the current policy (the lane and model may change); else the same lane and model. */
   reroute: boolean;
   /** Only say what would happen. */
@@ -72,42 +48,6 @@ export interface ReplayOptions {
   /** Called after each job with how many were handled so far. */
   onProgress?: (handled: number, total: number) => void;
   now?: () => number;
-}
-
-type FleetJob = Job<JobData, JobResult>;
-
-/** The lane-free part of the replay id of `originalId`: `r1-<u>` for `<lane>.<u>`, `r(N+1)-<u>` for `<lane>.rN-<u>`. */
-export function replayUniqueOf(originalId: string): string {
-  const lane = laneOfJobId(originalId);
-  if (lane === undefined) throw new FleetError('E_VALIDATION', `${originalId} is not a fleet job id (<lane>.<id>)`);
-  const rest = originalId.slice(lane.length + 1);
-  const match = /^r(\d+)-(.+)$/.exec(rest);
-  return match ? `r${Number(match[1]) + 1}-${match[2]}` : `r1-${rest}`;
-}
-
-/** Where the claim on replaying `originalId` lives. */
-export function replayMarkerKey(prefix: string, originalId: string): string {
-  return fleetKey(prefix, 'replay', originalId);
-}
-
-interface ReplayMarker {
-  unique: string;
-  at: number;
-}
-
-/** The replay recorded for a job, if any (`fleet jobs` shows it). */
-export async function readReplayMarker(redis: RedisClient, prefix: string, originalId: string): Promise<ReplayMarker | undefined> {
-  const raw = await redis.get(replayMarkerKey(prefix, originalId));
-  return raw === null ? undefined : (JSON.parse(raw) as ReplayMarker);
-}
-
-/** Finds a job by the lane-free part of its id in any lane. */
-export async function findByUnique(queues: LaneQueues, unique: string): Promise<FleetJob | undefined> {
-  for (const lane of LANES) {
-    const job = await queues.queue(lane).getJob(`${lane}.${unique}`);
-    if (job) return job as FleetJob;
-  }
-  return undefined;
 }
 
 /**
@@ -136,8 +76,8 @@ export async function selectJobs(queues: LaneQueues, selection: ReplaySelection,
   return selected.sort((a, b) => (a.finishedOn ?? 0) - (b.finishedOn ?? 0) || String(a.id).localeCompare(String(b.id)));
 }
 
-/** Replays the jobs (see the note at the top of this file for ids and duplicates). */
-export async function replayJobs(producer: Producer, queues: LaneQueues, jobs: readonly FleetJob[], options: ReplayOptions): Promise<ReplayEntry[]> {
+/** Replays the jobs (see `replay-claims.ts` for ids, claims and why a second run adds nothing). */
+export async function replayJobs(producer: Producer, queues: LaneQueues, jobs: readonly FleetJob[], options: ReplayJobsOptions): Promise<ReplayEntry[]> {
   const now = options.now ?? Date.now;
   const redis = producer.redis;
   const { completedSeconds, failedSeconds } = producer.retention;
@@ -176,7 +116,7 @@ export async function replayJobs(producer: Producer, queues: LaneQueues, jobs: r
       if (!claimed) return { ...base, outcome: 'already-replayed', reason: 'replayed concurrently by another run' };
     }
     try {
-      const receipt = await withBackpressureRetry(() => enqueueReplay(producer, job, unique, options.reroute), options.backpressureWaitMs ?? 60_000);
+      const receipt = await withBackpressureRetry(() => enqueueReplay(producer, job, unique, options.reroute), options.backpressureWaitMs ?? BACKPRESSURE_WAIT_MS);
       return { ...base, replayId: receipt.id, replayLane: receipt.lane, replayModel: receipt.model, outcome: receipt.duplicate ? 'already-replayed' : 'replayed' };
     } catch (error) {
       if (claimed) await redis.del(markerKey).catch(() => {});
