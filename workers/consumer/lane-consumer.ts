@@ -21,6 +21,7 @@ import type { ModelRepository } from '../models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
 import type { DiffusionModel } from '../models/model-description.js';
 import { planRenderSize } from './render-size.js';
+import { batchKeyOf, EDIT_ACTIVATION_SCALE, prepareEdit } from './edit-job.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
@@ -192,13 +193,19 @@ export class LaneConsumer {
     }
     try {
       const description = await this.options.repository.describe(model);
-      const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description.tile.sizePx) : this.prepare(job, takenAt, description);
+      const renderJob =
+        description.kind === 'upscale'
+          ? await this.prepareUpscale(job, takenAt, description.tile.sizePx)
+          : job.data.request.intent === 'edit'
+            ? await prepareEdit(this.prepare(job, takenAt, description), this.options.store, description)
+            : this.prepare(job, takenAt, description);
       const output = await this.options.batcher.submit({
         lane,
-        key: renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
+        key: renderJob.source !== undefined ? `source:${job.id}` : batchKeyOf(renderJob),
         model,
         widthPx: renderJob.render.width,
         heightPx: renderJob.render.height,
+        ...(renderJob.edit === undefined ? {} : { activationScale: EDIT_ACTIVATION_SCALE }),
         payload: renderJob,
       });
       const { result, timings } = await this.options.finisher.finish(renderJob, output, description);

@@ -21,14 +21,18 @@ function isRawImage(source: Uint8Array | RawImage): source is RawImage {
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
 const roundDown = (value: number, multiple: number) => Math.max(multiple, Math.floor(value / multiple) * multiple);
 
-/** Decodes any image sharp reads into 8-bit sRGB without alpha. @throws FleetError E_SOURCE */
-export async function decodeSource(source: Uint8Array): Promise<RawImage> {
+/**
+ * Decodes any image sharp reads into 8-bit sRGB without alpha.
+ * @param what names the image in the error (`the upscale source`, `the edit source`); `field` is the request field.
+ * @throws FleetError E_SOURCE
+ */
+export async function decodeSource(source: Uint8Array, what = 'the upscale source', field?: string): Promise<RawImage> {
   try {
     const { data, info } = await sharp(source).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
   } catch (error) {
-    throw new FleetError('E_SOURCE', 'the upscale source could not be decoded as an image', { cause: error });
+    throw new FleetError('E_SOURCE', `${what} could not be decoded as an image`, { cause: error, ...(field === undefined ? {} : { field }) });
   }
 }
 
