@@ -111,7 +111,7 @@ export const generateRequestSchema = z
      * For `intent: 'edit'`: the share of the denoising schedule that runs, in (0, 1]: near 0 keeps the source, 1
      * repaints from noise. @default {@link DEFAULT_EDIT_STRENGTH}
      */
-    strength: z.number().gt(0).max(1).optional(),
+    strength: z.number().gt(0, { message: 'must be greater than 0 (a strength of 0 runs no step)' }).max(1, { message: 'must be at most 1 (the whole schedule)' }).optional(),
     /** Upscale factor, with `intent: 'upscale'`. @default 2 */
     scale: z.union([z.literal(2), z.literal(4)]).optional(),
     /** The same key (per account) returns the same job, never a second one. */
