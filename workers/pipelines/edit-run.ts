@@ -50,17 +50,16 @@ export async function runEdit(context: EditContext, items: readonly EditItem[]):
   };
 
   const scheduler = schedulerFromPlan(model.scheduler, settings.steps, { strength });
-  const fromNoise = strength === 1;
-  // A dedicated inpainting UNet starting from noise never reads the source's own latents.
-  const imageLatents = fromNoise && model.inpainting ? undefined : await encode(false);
+  // The inpaint pipelines start a full-strength run from pure noise (`is_strength_max`); img2img always noises the
+  // source, at any strength. A dedicated inpainting UNet starting from noise never reads the source's own latents.
+  const fromNoise = prepared.map((p) => strength === 1 && (model.inpainting || p.mask !== undefined));
+  const imageLatents = fromNoise.every(Boolean) && model.inpainting ? undefined : await encode(false);
   const noise = new Float32Array(count * itemSize);
   noises.forEach((generator, n) => generator.fillNormal(noise.subarray(n * itemSize, (n + 1) * itemSize), 1));
-  let latents: Float32Array;
-  if (fromNoise) {
-    latents = noise.map((v) => v * scheduler.initNoiseSigma);
-  } else {
-    latents = scheduler.addNoise(imageLatents!, noise, 0);
-  }
+  const latents = imageLatents === undefined ? new Float32Array(count * itemSize) : scheduler.addNoise(imageLatents, noise, 0);
+  fromNoise.forEach((pure, n) => {
+    if (pure) for (let i = n * itemSize; i < (n + 1) * itemSize; i++) latents[i] = noise[i]! * scheduler.initNoiseSigma;
+  });
 
   const masks = prepared.map((p) => (p.mask === undefined ? undefined : latentMask(p.mask, width, height, latentWidth, latentHeight)));
   const start: DenoiseStart = { scheduler, latents, noises };
