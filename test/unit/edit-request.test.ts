@@ -117,3 +117,15 @@ describe('edit images', () => {
     assert.deepEqual([...out.pixels], [10, 20, 30, 200, 200, 200, 105, 110, 115]);
   });
 });
+
+describe('the default policy routes edits', () => {
+  it('by the source size it read: small edits (previews) to flash-v1, large ones to large-v1, before the typography rules', async () => {
+    const { CompiledPolicy, loadDefaultPolicy } = await import('../../router/index.js');
+    const policy = new CompiledPolicy(loadDefaultPolicy(), 1);
+    const request = parseGenerateRequest({ ...edit, prompt: 'a poster of a red fox' });
+    const small = policy.evaluate(request, { sourceSize: { width: 512, height: 512 } });
+    assert.deepEqual([small.lane, small.model, small.rule], ['flash', 'flash-v1', 'edits']);
+    const large = policy.evaluate(request, { sourceSize: { width: 1600, height: 1200 } });
+    assert.deepEqual([large.lane, large.model, large.rule], ['large', 'large-v1', 'edit-large']);
+  });
+});
