@@ -13,6 +13,12 @@ export interface BatchItem<T, L extends string = string> {
   widthPx: number;
   /** Output height in pixels. */
   heightPx: number;
+  /**
+   * Multiplies the item's activation estimate, for work a size alone does not show (an edit's VAE encoder pass).
+   * Items batch together only when their keys match, so a key should tell items of different scales apart; a group
+   * takes the scale of its first item. @default 1
+   */
+  activationScale?: number;
   /** Passed through to `run()` untouched. */
   payload: T;
 }

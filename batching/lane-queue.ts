@@ -38,6 +38,8 @@ export interface PendingBatch<T, R> {
   readonly key: string;
   readonly widthPx: number;
   readonly heightPx: number;
+  /** The first item's `BatchItem.activationScale` (1 when it gave none). */
+  readonly activationScale: number;
   /** 0 for a group of new items; out-of-memory halves carry their parent's attempt + 1. */
   readonly attempt: number;
   readonly items: PendingItem<T, R>[];
@@ -65,11 +67,11 @@ export class LaneQueue<T, R> {
     return this.#size;
   }
 
-  add(shape: BatchShape, item: PendingItem<T, R>): void {
+  add(shape: BatchShape & { activationScale?: number | undefined }, item: PendingItem<T, R>): void {
     const groupKey = groupKeyOf(shape);
     let group = this.#groups.get(groupKey);
     if (!group) {
-      group = { groupKey, model: shape.model, key: shape.key, widthPx: shape.widthPx, heightPx: shape.heightPx, attempt: 0, items: [] };
+      group = { groupKey, model: shape.model, key: shape.key, widthPx: shape.widthPx, heightPx: shape.heightPx, activationScale: shape.activationScale ?? 1, attempt: 0, items: [] };
       this.#groups.set(groupKey, group);
     }
     group.items.push(item);

@@ -94,8 +94,10 @@ export class MicroBatcher<T, R, L extends string = string> {
     for (const side of ['widthPx', 'heightPx'] as const) {
       if (!Number.isInteger(item[side]) || item[side] < 1) return Promise.reject(new RangeError(`${side} must be an integer >= 1, got ${item[side]}`));
     }
+    const scale = item.activationScale ?? 1;
+    if (!(Number.isFinite(scale) && scale > 0)) return Promise.reject(new RangeError(`activationScale must be a finite number > 0, got ${scale}`));
     this.#counters.itemsSubmitted++;
-    const perItemBytes = this.#estimator.perItemBytes(item.model, item.widthPx, item.heightPx);
+    const perItemBytes = Math.ceil(this.#estimator.perItemBytes(item.model, item.widthPx, item.heightPx) * scale);
     if (spec.weightBytes + perItemBytes > this.#options.budgetBytes) {
       this.#counters.itemsRejected++;
       this.#emit({ type: 'rejected', lane: lane.name, model: item.model, code: 'E_VRAM_BUDGET', items: 1 });
@@ -271,7 +273,7 @@ export class MicroBatcher<T, R, L extends string = string> {
         continue;
       }
       const spec = this.#options.models.get(candidate.model)!;
-      const perItemBytes = this.#estimator.perItemBytes(candidate.model, candidate.widthPx, candidate.heightPx);
+      const perItemBytes = Math.ceil(this.#estimator.perItemBytes(candidate.model, candidate.widthPx, candidate.heightPx) * candidate.activationScale);
       const requestedItems = candidate.attempt > 0 ? candidate.items.length : Math.min(candidate.items.length, lane.adaptive.target);
       const residentWeightBytes = this.#residency.residentWeightBytes();
       const plan = planAdmission({

@@ -28,6 +28,11 @@ export interface CatalogueModel {
   sizes: ModelSizes;
   /** Upscalers: output side / source side. */
   scale?: number;
+  /**
+   * Diffusion models: how the model serves `intent: 'edit'`. `img2img`: it has a VAE encoder (image-to-image; a mask
+   * by latent blending); `inpaint`: a dedicated inpainting denoiser (edits only, masks natively). Absent: no edits.
+   */
+  edit?: 'img2img' | 'inpaint';
 }
 
 /** What one worker published. */

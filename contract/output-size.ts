@@ -12,7 +12,7 @@ export function effectiveScale(request: Pick<GenerateRequest, 'intent' | 'scale'
 /**
  * The size a request's image comes out at on `lane`: the request's own width and height, each side it leaves out
  * taken from the lane's default; for an upscale without a size, the source's size times the scale when the source
- * is known, else null. Routing features and the job's recorded size both come from here, so they cannot disagree.
+ * is known, else null; for an edit, the source's size (null while unknown). Routing features and the job's recorded size both come from here, so they cannot disagree.
  */
 export function effectiveOutputSize(
   request: Pick<GenerateRequest, 'intent' | 'scale' | 'width' | 'height'>,
@@ -20,6 +20,7 @@ export function effectiveOutputSize(
   source?: { width: number; height: number },
 ): { width: number; height: number } | null {
   const laneSize = LANE_DEFAULT_SIZE[lane];
+  if (request.intent === 'edit') return source === undefined ? null : { width: source.width, height: source.height };
   if (request.width !== undefined && request.height !== undefined) return { width: request.width, height: request.height };
   if (request.intent === 'upscale' || laneSize === null) {
     if (source === undefined) return null;

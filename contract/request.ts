@@ -21,8 +21,11 @@ const printable = (schema: z.ZodString, allowNewlines = false) =>
 /** Image side in pixels: an integer multiple of 8 from 64 to 2048 (latents are 1/8 of the image). */
 const side = z.number().int().min(64).max(2048).multipleOf(8);
 
-/** Intent of the render: `preview` (default, fast), `export` (high fidelity), `upscale` (super-resolve `source`). */
-export const INTENTS = ['preview', 'export', 'upscale'] as const;
+/**
+ * Intent of the render: `preview` (default, fast), `export` (high fidelity), `upscale` (super-resolve `source`),
+ * `edit` (repaint `source`, inside `mask` when given, by `strength` of the schedule).
+ */
+export const INTENTS = ['preview', 'export', 'upscale', 'edit'] as const;
 export type Intent = (typeof INTENTS)[number];
 
 /** Account tiers; priority follows tier (enterprise first). */
@@ -97,26 +100,57 @@ export const generateRequestSchema = z
     }),
     /** Text the typography lane draws and checks by OCR. */
     text: textSpecSchema.optional(),
-    /** For `intent: 'upscale'`: the stored image to upscale, a key under the store's prefix. */
+    /** For `intent: 'upscale'` and `'edit'`: the stored image to upscale or edit, a key under the store's prefix. */
     source: z.strictObject({ key: storeKeySchema }).optional(),
+    /**
+     * For `intent: 'edit'`: a stored image of the source's size, white where the model repaints, black where the
+     * source stays (grey values blend; any format sharp reads, colour is read as luminance). @default the whole image
+     */
+    mask: z.strictObject({ key: storeKeySchema }).optional(),
+    /**
+     * For `intent: 'edit'`: the share of the denoising schedule that runs, in (0, 1]: near 0 keeps the source, 1
+     * repaints from noise. @default {@link DEFAULT_EDIT_STRENGTH}
+     */
+    strength: z.number().gt(0, { message: 'must be greater than 0 (a strength of 0 runs no step)' }).max(1, { message: 'must be at most 1 (the whole schedule)' }).optional(),
     /** Upscale factor, with `intent: 'upscale'`. @default 2 */
     scale: z.union([z.literal(2), z.literal(4)]).optional(),
     /** The same key (per account) returns the same job, never a second one. */
     idempotencyKey: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, { message: 'must be 1–128 printable ASCII characters' }).optional(),
   })
   .superRefine((r, ctx) => {
-    if (r.intent === 'upscale' && r.source === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['source'], message: "is required when intent is 'upscale'" });
+    const fromSource = r.intent === 'upscale' || r.intent === 'edit';
+    if (fromSource && r.source === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['source'], message: `is required when intent is '${r.intent}'${r.mask === undefined ? '' : ' (a mask needs the source it masks)'}` });
     }
-    if (r.intent !== 'upscale') {
-      for (const field of ['source', 'scale'] as const) {
-        if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: "is only allowed when intent is 'upscale'" });
+    if (!fromSource && r.source !== undefined) ctx.addIssue({ code: 'custom', path: ['source'], message: "is only allowed when intent is 'upscale' or 'edit'" });
+    if (r.intent !== 'upscale' && r.scale !== undefined) ctx.addIssue({ code: 'custom', path: ['scale'], message: "is only allowed when intent is 'upscale'" });
+    if (r.intent !== 'edit') {
+      for (const field of ['mask', 'strength'] as const) {
+        if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: "is only allowed when intent is 'edit'" });
       }
     }
-    if (r.intent === 'upscale' && r.text !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['text'], message: "is not allowed when intent is 'upscale'" });
+    if (fromSource && r.text !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['text'], message: `is not allowed when intent is '${r.intent}'` });
+    }
+    if (r.intent === 'edit') {
+      // An edit comes out at its source's size, so the pixels outside the mask can stay the source's own bytes.
+      for (const field of ['width', 'height'] as const) {
+        if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: "is not allowed when intent is 'edit' (an edit comes out at its source's size)" });
+      }
     }
   });
+
+/** An edit's strength when the request gives none: diffusers' image-to-image default, and its inpainting one (1) with a mask. */
+export const DEFAULT_EDIT_STRENGTH = { withoutMask: 0.8, withMask: 1 } as const;
+
+/** The strength an edit runs at (the request's, else {@link DEFAULT_EDIT_STRENGTH}); null when it is not an edit. */
+export function effectiveStrength(request: Pick<GenerateRequest, 'intent' | 'strength' | 'mask'>): number | null {
+  if (request.intent !== 'edit') return null;
+  return request.strength ?? (request.mask === undefined ? DEFAULT_EDIT_STRENGTH.withoutMask : DEFAULT_EDIT_STRENGTH.withMask);
+}
+
+/** The sides an edit's source (and its mask) may have, in pixels: the range a request's own size may take. */
+export const EDIT_SOURCE_SIDE = { min: 64, max: 2048 } as const;
 
 /** A request as sent (defaults not yet applied). */
 export type GenerateRequestInput = z.input<typeof generateRequestSchema>;

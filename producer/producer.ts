@@ -27,7 +27,7 @@ import { toJobView } from './job-view.js';
 import { admitJob, releaseReservation } from './lane-admission.js';
 import { LaneQueues } from './lane-queues.js';
 import { RedisModelCatalogue, type ModelCatalogueSource } from './model-catalogue-source.js';
-import { checkRequestAgainstModel } from './model-limits.js';
+import { checkEditImages, checkRequestAgainstModel } from './model-limits.js';
 import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -116,7 +116,7 @@ export class Producer {
     const policy = { version: decision.policyVersion, rule: decision.rule };
     const data: JobData = {
       request: { ...request, seed: request.seed ?? randomInt(0, 2 ** 32) },
-      size: request.intent === 'upscale' && (request.width === undefined || request.height === undefined) ? null : effectiveOutputSize(request, lane),
+      size: request.intent === 'upscale' && (request.width === undefined || request.height === undefined) ? null : effectiveOutputSize(request, lane, request.intent === 'edit' ? sourceSize : undefined),
       lane,
       model,
       policy,
@@ -358,13 +358,22 @@ export class Producer {
     return (await this.queues.queue(lane).getJob(id)) ?? undefined;
   }
 
-  /** An upscale source's dimensions from its stored header, when the producer has a way to read them. */
+  /**
+   * An upscale's or edit's source dimensions from its stored header, when the producer has a way to read them; an
+   * edit's mask is read too and must match them (see `checkEditImages`).
+   */
   private async sourceSize(request: GenerateRequest): Promise<{ width: number; height: number } | undefined> {
     if (request.source === undefined || this.options.sources === undefined) return undefined;
+    const source = await this.storedDimensions(request.source.key, 'source.key');
+    if (request.intent === 'edit') checkEditImages(source, request.mask === undefined ? undefined : await this.storedDimensions(request.mask.key, 'mask.key'));
+    return source;
+  }
+
+  private async storedDimensions(key: string, field: string): Promise<{ width: number; height: number }> {
     try {
-      return await this.options.sources.dimensions(request.source.key);
+      return await this.options.sources!.dimensions(key);
     } catch (error) {
-      if (error instanceof FleetError && error.code === 'E_SOURCE') throw new FleetError('E_SOURCE', `source.key: ${error.message}`, { field: 'source.key', cause: error });
+      if (error instanceof FleetError && error.code === 'E_SOURCE') throw new FleetError('E_SOURCE', `${field}: ${error.message}`, { field, cause: error });
       throw error;
     }
   }

@@ -18,6 +18,7 @@ export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
 export { ModelRepository, type SurveyedModel } from './models/model-repository.js';
 export { describeSizes, isSizeAllowed } from './models/model-manifest.js';
 export { planRenderSize } from './consumer/render-size.js';
+export { EDIT_ACTIVATION_SCALE } from './consumer/edit-job.js';
 export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateItem } from './pipelines/index.js';
 export type { ModelDescription, DiffusionModel, UpscaleModel } from './models/model-description.js';
 export type { BatcherOverrides } from './worker-options.js';

@@ -11,7 +11,8 @@ export function toCatalogueModel(model: ModelDescription, lanes: readonly Lane[]
   if (served.length === 0) return undefined;
   const sizes = 'list' in model.sizes ? { list: model.sizes.list.map((s) => ({ ...s })) } : { min: model.sizes.min, max: model.sizes.max, multipleOf: model.sizes.multipleOf };
   if (model.kind === 'upscale') return { name: model.name, kind: 'upscale', lanes: served, costUnitsPerImage: model.costUnitsPerImage, sizes, scale: model.scale };
-  return { name: model.name, kind: 'diffusion', lanes: served, costUnitsPerImage: model.costUnitsPerImage, sizes, steps: { default: model.defaultSteps, max: model.maxSteps } };
+  const edit = model.vaeEncoder === undefined ? undefined : model.inpainting ? 'inpaint' : 'img2img';
+  return { name: model.name, kind: 'diffusion', lanes: served, costUnitsPerImage: model.costUnitsPerImage, sizes, steps: { default: model.defaultSteps, max: model.maxSteps }, ...(edit === undefined ? {} : { edit }) };
 }
 
 /** The catalogue models of the named models a worker serves on its lanes (own and overflow). */

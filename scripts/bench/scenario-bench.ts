@@ -15,7 +15,7 @@ import { mean, percentile, round, seededRandom, sleep } from './bench-stats.js';
 import { MemoryStore } from './memory-store.js';
 import { GiB, SimulatedDevice } from './simulated-gpu.js';
 import { SIMULATED_MODELS, simulatedPipelineLoader, writeSimulatedModelRepository } from './simulated-models.js';
-import { nextRequest, TRAFFIC_MIX, UPSCALE_SOURCE_KEYS, UPSCALE_SOURCE_SIDE_PX, type TrafficClass } from './traffic-mix.js';
+import { EDIT_MASK_KEY, nextRequest, TRAFFIC_MIX, UPSCALE_SOURCE_KEYS, UPSCALE_SOURCE_SIDE_PX, type TrafficClass } from './traffic-mix.js';
 
 export const DEVICE_BYTES = 8 * GiB;
 /** "Admission effectively off": a budget far above any device. */
@@ -166,7 +166,13 @@ export function describePlacement(gpu: GpuPlacement): string {
 /** Solo device time of one image of a request on the large model at batch 1, real ms (the before's service time). */
 function beforeServiceMs(request: GenerateRequestInput): number {
   const model = SIMULATED_MODELS['large-v1']!;
-  const asked = request.width !== undefined && request.height !== undefined ? { width: request.width, height: request.height } : LANE_DEFAULT_SIZE.large;
+  // An edit comes out at its source's size.
+  const asked =
+    request.intent === 'edit'
+      ? { width: UPSCALE_SOURCE_SIDE_PX, height: UPSCALE_SOURCE_SIDE_PX }
+      : request.width !== undefined && request.height !== undefined
+        ? { width: request.width, height: request.height }
+        : LANE_DEFAULT_SIZE.large;
   const render = planRenderSize({ min: 256, max: 1024, multipleOf: 64 }, asked.width, asked.height);
   return (model.fixedMs + model.perItemMs) * ((render.width * render.height) / 1e6 / model.refMegapixels);
 }
@@ -216,6 +222,12 @@ async function runConfiguration(
   const store = new MemoryStore();
   const source = await sharp({ create: { width: UPSCALE_SOURCE_SIDE_PX, height: UPSCALE_SOURCE_SIDE_PX, channels: 3, background: { r: 90, g: 120, b: 160 } } }).png().toBuffer();
   for (const key of UPSCALE_SOURCE_KEYS) await store.put(key, source, 'image/png');
+  const side = UPSCALE_SOURCE_SIDE_PX;
+  const mask = await sharp({ create: { width: side, height: side, channels: 3, background: 'black' } })
+    .composite([{ input: { create: { width: side / 2, height: side / 2, channels: 3, background: 'white' } }, left: side / 4, top: side / 4 }])
+    .png()
+    .toBuffer();
+  await store.put(EDIT_MASK_KEY, mask, 'image/png');
   // Before: every worker serves every lane (only `large` gets traffic). After: each GPU's worker drains its placed lanes.
   const lanesPerGpu: GpuPlacement[] = config === 'before' ? placement.map(() => ({ lanes: [...LANES], overflow: [] })) : [...placement];
   const devices = lanesPerGpu.map((_, gpu) => new SimulatedDevice({ capacityBytes: DEVICE_BYTES, deviceIndex: gpu }));

@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { ModelDescription, Pipeline, RawImage } from '../../workers/index.js';
+import { EDIT_ACTIVATION_SCALE, type ModelDescription, type Pipeline, type RawImage } from '../../workers/index.js';
 import type { SimulatedDevice } from './simulated-gpu.js';
 
 /**
@@ -84,6 +84,9 @@ export const SIMULATED_MODELS: Record<string, SimulatedModel> = {
   },
 };
 
+/** The VAE encoder's share of an edit's simulated compute, next to its denoising steps (assumed). */
+const EDIT_ENCODER_WORK_SHARE = 0.1;
+
 /** Host-to-device copy rate for loading weights (PCIe 4.0 x16 from host memory, practical), bytes/s. */
 export const WEIGHT_LOAD_BYTES_PER_SEC = 12e9;
 
@@ -159,6 +162,19 @@ export function simulatedPipelineLoader(device: SimulatedDevice, timeScale: numb
         const megapixels = (width * height) / 1e6;
         await device.run(workMs(items.length, megapixels), items.length * megapixels * model.activationBytesPerMegapixel);
         return items.map(() => greyImage(width, height));
+      },
+      // Assumed, as the rest: the schedule's tail (`strength` of the steps) plus the encoder pass, whose
+      // activations the batcher counts with EDIT_ACTIVATION_SCALE; the result at the source's size.
+      edit: async (items) => {
+        const { width, height, strength } = items[0]!;
+        const megapixels = (width * height) / 1e6;
+        await device.run(workMs(items.length, megapixels) * (strength + EDIT_ENCODER_WORK_SHARE), items.length * megapixels * model.activationBytesPerMegapixel * EDIT_ACTIVATION_SCALE);
+        return Promise.all(
+          items.map(async (item) => {
+            const source = await sharp(item.source).metadata();
+            return greyImage(source.width ?? width, source.height ?? height);
+          }),
+        );
       },
     };
   };

@@ -1,10 +1,10 @@
 // The models scripts/build-models.ts writes: export-shaped diffusion folders (the incident's families: an SD3.5-shaped
 // large model, a distilled SD3.5-shaped flash model at fp16, an SDXL-shaped typography model, an LCM canary) with
-// toy deterministic weights. Upscalers are trained models converted from npm packages: scripts/onnx/upscale-catalog.ts.
+// toy deterministic weights, each with a vae_encoder so edits run out of the box. Upscalers are trained models converted from npm packages: scripts/onnx/upscale-catalog.ts.
 import type { DenoiserLook, ExportSpec } from './exports/export-spec.js';
 
 /** Bump when any graph, weight or manifest changes, so existing builds are replaced. */
-export const BUILDER_VERSION = 'exports-1';
+export const BUILDER_VERSION = 'exports-2';
 
 const GB = 1_000_000_000;
 

@@ -173,3 +173,57 @@ export function oracleFolder(entry: OracleExport, guidance: number): string {
 export function oracleManifest(entry: OracleExport, guidance: number): Record<string, unknown> {
   return { schemaVersion: 1, lanes: ['flash'], guidanceScale: guidance, defaultSteps: entry.steps, maxSteps: 8 };
 }
+
+/** An edit row: an export with a VAE encoder (and, for inpainting, a 9-channel UNet) and the edit it runs. */
+export interface EditOracleExport extends OracleExport {
+  /** `img2img` (a mask, if any, by latent blending) or `inpaint` (the dedicated UNet). */
+  mode: 'img2img' | 'inpaint';
+  strength: number;
+}
+
+/** How far the edit oracle's denoiser leans on its input (see ExportSpec.oracleContraction). */
+export const EDIT_CONTRACTION = 0.5;
+
+export const EDIT_ORACLE_EXPORTS: EditOracleExport[] = [
+  {
+    name: 'sd15-img2img-optimum-fp32',
+    label: 'SD 1.5 image-to-image (StableDiffusionImg2ImgPipeline, PNDM config), Optimum, fp32',
+    spec: oracle({ family: 'sd', pipelineClass: 'StableDiffusionImg2ImgPipeline', exporter: 'optimum', precision: 'fp32', scheduler: SD15_PNDM, prediction: 'epsilon', sampleSize: 64, vaeScalingFactor: 0.18215, oracleContraction: EDIT_CONTRACTION }),
+    size: 256,
+    steps: 4,
+    guidance: [1],
+    mode: 'img2img',
+    strength: 0.5,
+  },
+  {
+    name: 'sd15-script-img2img-fp32',
+    label: "SD 1.5 text-to-image export with a vae_encoder (latent_sample), diffusers' script",
+    spec: oracle({ family: 'sd', pipelineClass: 'OnnxStableDiffusionPipeline', exporter: 'diffusers-script', precision: 'fp32', scheduler: SD15_PNDM, prediction: 'epsilon', sampleSize: 64, vaeScalingFactor: 0.18215, oracleContraction: EDIT_CONTRACTION }),
+    // Rendered larger: starting this high in the schedule, the noise's mean over a smaller latent moves the colour past the tolerance.
+    size: 512,
+    steps: 4,
+    guidance: [1],
+    mode: 'img2img',
+    strength: 0.75,
+  },
+  {
+    name: 'sd3-img2img-optimum-fp32',
+    label: 'SD3 image-to-image (flow match, shift 3), Optimum, fp32',
+    spec: oracle({ family: 'sd3', pipelineClass: 'StableDiffusion3Img2ImgPipeline', exporter: 'optimum', precision: 'fp32', scheduler: SD3_FLOW, prediction: 'flow', sampleSize: 64, vaeScalingFactor: 1.5305, vaeShiftFactor: 0.0609, oracleContraction: EDIT_CONTRACTION }),
+    size: 512,
+    steps: 4,
+    guidance: [1],
+    mode: 'img2img',
+    strength: 0.5,
+  },
+  {
+    name: 'sd15-inpaint-optimum-fp32',
+    label: 'SD 1.5 inpainting UNet (9 channels, StableDiffusionInpaintPipeline), Optimum, fp32',
+    spec: oracle({ family: 'sd', pipelineClass: 'StableDiffusionInpaintPipeline', exporter: 'optimum', precision: 'fp32', scheduler: SD15_PNDM, prediction: 'epsilon', sampleSize: 64, vaeScalingFactor: 0.18215, inpainting: true }),
+    size: 256,
+    steps: 3,
+    guidance: [1, 3],
+    mode: 'inpaint',
+    strength: 1,
+  },
+];

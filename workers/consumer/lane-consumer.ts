@@ -23,6 +23,7 @@ import type { InferenceOutput, RenderJob } from './render-job.js';
 import type { DiffusionModel, UpscaleModel } from '../models/model-description.js';
 import { readSourceImage } from './read-source-image.js';
 import { planRenderSize } from './render-size.js';
+import { batchKeyOf, EDIT_ACTIVATION_SCALE, prepareEdit } from './edit-job.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
 import type { CrashIsolation } from './crash-isolation.js';
@@ -222,13 +223,19 @@ export class LaneConsumer {
     const { lane, recorder, logger } = this.options;
     const model = job.data.model;
     const description = await this.options.repository.describe(model);
-    const renderJob = description.kind === 'upscale' ? await this.prepareUpscale(job, takenAt, description) : this.prepare(job, takenAt, description);
+    const renderJob =
+      description.kind === 'upscale'
+        ? await this.prepareUpscale(job, takenAt, description)
+        : job.data.request.intent === 'edit'
+          ? await prepareEdit(this.prepare(job, takenAt, description), this.options.store, description)
+          : this.prepare(job, takenAt, description);
     const output = await this.options.batcher.submit({
       lane,
-      key: alone ? `alone:${job.id}` : renderJob.source === undefined ? `${renderJob.steps}|${renderJob.guidanceScale ?? ''}` : `source:${job.id}`,
+      key: alone ? `alone:${job.id}` : renderJob.source !== undefined ? `source:${job.id}` : batchKeyOf(renderJob),
       model,
       widthPx: renderJob.render.width,
       heightPx: renderJob.render.height,
+      ...(renderJob.edit === undefined ? {} : { activationScale: EDIT_ACTIVATION_SCALE }),
       payload: renderJob,
     });
     const { result, timings } = await this.options.finisher.finish(renderJob, output, description);

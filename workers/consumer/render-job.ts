@@ -13,6 +13,8 @@ export interface RenderJob {
   guidanceScale?: number;
   /** Upscale only: the source image's bytes, read before the batch so no I/O holds VRAM. */
   source?: Buffer;
+  /** Edits only: the source's and mask's bytes (read before the batch, as an upscale's) and the strength. */
+  edit?: { source: Buffer; mask?: Buffer; strength: number };
 }
 
 /** What inference gives back for one job. */

@@ -66,7 +66,7 @@ function engineFailure(error: unknown): FleetError | undefined {
 
 /**
  * The batcher's side effects: loading and unloading models, and running a batch on them. A diffusion
- * batch runs as one tensor batch; upscales run one source at a time (tiles batch inside). Errors that
+ * batch (text to image, or edits) runs as one tensor batch; upscales run one source at a time (tiles batch inside). Errors that
  * concern one item (a source that does not decode) fail that item only; out-of-memory errors go to the batcher
  * (it bisects and learns), and an engine lost under the batch fails every item with `E_ENGINE_LOST` (retried).
  */
@@ -149,8 +149,13 @@ export class InferenceRunner {
         ...(first.steps === undefined ? {} : { steps: first.steps }),
         ...(first.guidanceScale === undefined ? {} : { guidanceScale: first.guidanceScale }),
       });
+      const render = (payloads: readonly RenderJob[]) => {
+        if (first.edit === undefined) return pipeline.run(payloads.map(itemOf));
+        if (pipeline.edit === undefined) throw new FleetError('E_VALIDATION', `model ${batch.model}'s pipeline cannot edit`, { field: 'intent' });
+        return pipeline.edit(payloads.map((p) => ({ ...itemOf(p), source: p.edit!.source, ...(p.edit!.mask === undefined ? {} : { mask: p.edit!.mask }), strength: p.edit!.strength })));
+      };
       try {
-        return (await pipeline.run(batch.payloads.map(itemOf))).map(output);
+        return (await render(batch.payloads)).map(output);
       } catch (error) {
         const lost = engineFailure(error);
         if (lost !== undefined) throw lost;
@@ -159,7 +164,7 @@ export class InferenceRunner {
         const outcomes: ItemOutcome<InferenceOutput>[] = [];
         for (const payload of batch.payloads) {
           try {
-            outcomes.push(output((await pipeline.run([itemOf(payload)]))[0]!));
+            outcomes.push(output((await render([payload]))[0]!));
           } catch (itemError) {
             const itemLost = engineFailure(itemError);
             if (itemLost !== undefined) throw itemLost;

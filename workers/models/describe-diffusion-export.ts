@@ -142,6 +142,8 @@ export async function describeDiffusionExport(dir: string, name: string, manifes
   const latentChannels = numberField(vaeConfig, 'latent_channels') ?? declaredDim(vaeDecoder, 'latent_sample', 1) ?? defaults.latentChannels;
   const sampleSize = numberField(denoiser.config, 'sample_size');
   const nativeSide = sampleSize === undefined ? defaults.nativeSidePx : sampleSize * vaeScaleFactor;
+  const inChannels = numberField(denoiser.config, 'in_channels') ?? declaredDim(denoiser, denoiserKind === 'unet' ? 'sample' : 'hidden_states', 1);
+  const inpainting = pipelineClass.task === 'inpaint' ? inChannels !== latentChannels : inChannels === 2 * latentChannels + 1;
   const timestepCondDim = numberField(denoiser.config, 'time_cond_proj_dim') ?? declaredDim(denoiser, 'timestep_cond', 1) ?? (denoiser.signature.inputs.some((t) => t.name === 'timestep_cond') ? -1 : undefined);
   const lcmScheduler = scheduler.kind === 'lcm';
   const guidanceEmbedding = timestepCondDim !== undefined;
@@ -181,6 +183,7 @@ export async function describeDiffusionExport(dir: string, name: string, manifes
     denoiser,
     vaeDecoder,
     vaeEncoder,
+    inpainting,
     forceZerosForEmptyPrompt: family === 'sdxl' && index.force_zeros_for_empty_prompt !== false,
     timestepCondDim,
     classifierFreeGuidance: !pipelineClass.latentConsistency && !guidanceEmbedding,

@@ -83,6 +83,8 @@ export function checkDiffusionContract(model: DiffusionModel): ContractProblem[]
   }
   const latent = model.latentChannels;
   const { denoiser } = model;
+  // An inpainting denoiser takes latents, mask and masked-image latents (diffusers' torch.cat order), and returns latents.
+  const denoiserIn = model.inpainting ? 2 * latent + 1 : latent;
   if (model.family === 'sd3') {
     const joint = (denoiser.config?.joint_attention_dim as number | undefined) ?? 4096;
     const clipWidth = clips.reduce((sum, t) => sum + t.hiddenSize, 0);
@@ -94,7 +96,7 @@ export function checkDiffusionContract(model: DiffusionModel): ContractProblem[]
       ...checkComponent(
         denoiser,
         [
-          { name: 'hidden_states', types: FLOAT, dims: { 1: latent } },
+          { name: 'hidden_states', types: FLOAT, dims: { 1: denoiserIn } },
           { name: 'timestep', types: TIMESTEP },
           { name: 'encoder_hidden_states', types: FLOAT, dims: { 2: joint } },
           { name: 'pooled_projections', types: FLOAT, dims: { 1: pooled || undefined } },
@@ -110,7 +112,7 @@ export function checkDiffusionContract(model: DiffusionModel): ContractProblem[]
       ...checkComponent(
         denoiser,
         [
-          { name: 'sample', types: FLOAT, dims: { 1: latent } },
+          { name: 'sample', types: FLOAT, dims: { 1: denoiserIn } },
           { name: 'timestep', types: TIMESTEP },
           { name: 'encoder_hidden_states', types: FLOAT, dims: { 2: context || undefined } },
           { name: 'timestep_cond', types: FLOAT, dims: { 1: model.timestepCondDim !== undefined && model.timestepCondDim > 0 ? model.timestepCondDim : undefined }, optional: true },
@@ -132,9 +134,32 @@ export function checkDiffusionContract(model: DiffusionModel): ContractProblem[]
     if (model.timestepCondDim === -1) problems.push({ file: denoiser.file, tensor: 'timestep_cond', message: 'timestep_cond width unknown: no time_cond_proj_dim in config.json and no fixed dim' });
   }
   const inChannels = denoiser.config?.in_channels;
-  if (typeof inChannels === 'number' && inChannels !== latent) {
-    problems.push({ file: denoiser.file, tensor: model.family === 'sd3' ? 'hidden_states' : 'sample', message: `in_channels ${inChannels} differs from the VAE's ${latent} latent channels${inChannels === 9 ? ' (an inpainting UNet: not a text-to-image model)' : ''}` });
+  if (typeof inChannels === 'number' && inChannels !== denoiserIn) {
+    const wanted = model.inpainting ? `${denoiserIn} (an inpainting denoiser: ${latent} latent channels, the mask and ${latent} masked-image channels)` : `the VAE's ${latent} latent channels`;
+    problems.push({ file: denoiser.file, tensor: model.family === 'sd3' ? 'hidden_states' : 'sample', message: `in_channels ${inChannels} differs from ${wanted}` });
+  }
+  if (model.inpainting && model.vaeEncoder === undefined) {
+    problems.push({ file: denoiser.file, tensor: 'sample', message: 'an inpainting denoiser needs vae_encoder/model.onnx to encode the masked image, and the export has none' });
   }
   problems.push(...checkComponent(model.vaeDecoder, [{ name: 'latent_sample', types: FLOAT, dims: { 1: latent } }], [{ name: 'sample', dims: { 1: 3 } }]));
+  if (model.vaeEncoder !== undefined) {
+    const encoder = model.vaeEncoder;
+    const output = vaeEncoderOutput(encoder);
+    problems.push(
+      ...checkComponent(encoder, [{ name: 'sample', types: FLOAT, dims: { 1: 3 } }], output === undefined ? [{ name: 'latent_parameters' }] : [{ name: output.name, dims: { 1: output.channels(latent) } }]),
+    );
+  }
   return problems;
+}
+
+/**
+ * The VAE encoder's output as its exporter names it: `latent_parameters` (the diagonal Gaussian's mean and
+ * log-variance stacked on the channel axis, 2 × latent channels: Optimum ≥ 1.23) or `latent_sample` (a sample of it:
+ * diffusers' script and Optimum before 1.23). Undefined when it has neither.
+ */
+export function vaeEncoderOutput(encoder: ExportComponent): { name: 'latent_parameters' | 'latent_sample'; channels: (latent: number) => number } | undefined {
+  const names = new Set(encoder.signature.outputs.map((t) => t.name));
+  if (names.has('latent_parameters')) return { name: 'latent_parameters', channels: (latent) => 2 * latent };
+  if (names.has('latent_sample')) return { name: 'latent_sample', channels: (latent) => latent };
+  return undefined;
 }

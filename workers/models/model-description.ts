@@ -82,7 +82,17 @@ export interface DiffusionModel extends ModelCommon {
   /** `unet` (SD, SDXL) or `transformer` (SD3). */
   denoiser: ExportComponent & { kind: 'unet' | 'transformer' };
   vaeDecoder: ExportComponent;
+  /**
+   * The VAE encoder edits need (image → latents): `latent_parameters` (mean and log-variance, Optimum ≥ 1.23) or
+   * `latent_sample` (a sample, diffusers' script and older Optimum). Undefined: the model cannot edit.
+   */
   vaeEncoder: ExportComponent | undefined;
+  /**
+   * A dedicated inpainting denoiser (`in_channels` = 2 × latent channels + 1): it takes the latents, the mask and the
+   * masked image's latents concatenated on the channel axis, as diffusers' inpaint pipelines feed it. Such a model
+   * serves edits only.
+   */
+  inpainting: boolean;
   /** SDXL: an empty negative prompt becomes zero embeddings instead of encoded `""`. */
   forceZerosForEmptyPrompt: boolean;
   /** LCM-distilled UNets take a guidance embedding of this width (`timestep_cond`). */

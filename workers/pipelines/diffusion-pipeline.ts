@@ -5,11 +5,12 @@ import type { DiffusionModel } from '../models/model-description.js';
 import { describeSizes, isSizeAllowed } from '../models/model-manifest.js';
 import { loadClipTokenizer } from './clip-tokenizer.js';
 import { constantDenoiserFeeds, denoiserNames, stepFeeds } from './denoiser-feeds.js';
-import type { DiffusionPipeline, GenerateItem } from './pipeline-types.js';
+import { runEdit } from './edit-run.js';
+import type { DiffusionPipeline, EditItem, GenerateItem } from './pipeline-types.js';
 import { encodePrompts, stackConditioning, zeroConditioning, type LoadedTextEncoder, type PromptConditioning } from './prompt-encoder.js';
 import { tensorToRawImages, type RawImage } from './raw-image.js';
 import { runForFloatOutput } from './run-session.js';
-import { schedulerFromPlan } from './schedulers/index.js';
+import { schedulerFromPlan, type DiffusionScheduler } from './schedulers/index.js';
 import { SeededNoise } from './seeded-noise.js';
 import { loadT5Tokenizer } from './t5-tokenizer.js';
 
@@ -18,6 +19,8 @@ export interface DiffusionComponents {
   textEncoders: LoadedTextEncoder[];
   denoiser: ModelSession;
   vaeDecoder: ModelSession;
+  /** Loaded when the export has one (edits). */
+  vaeEncoder?: ModelSession | undefined;
 }
 
 /**
@@ -40,18 +43,33 @@ export async function loadDiffusionComponents(model: DiffusionModel, factory: Se
     }
     const denoiser = await load(model.denoiser.file);
     const vaeDecoder = await load(model.vaeDecoder.file);
-    return { textEncoders, denoiser, vaeDecoder };
+    const vaeEncoder = model.vaeEncoder === undefined ? undefined : await load(model.vaeEncoder.file);
+    return { textEncoders, denoiser, vaeDecoder, vaeEncoder };
   } catch (error) {
     await Promise.all(loaded.map((session) => session.release()));
     throw error;
   }
 }
 
-interface BatchSettings {
+/** What every item of a batch shares. */
+export interface BatchSettings {
   width: number;
   height: number;
   steps: number;
   guidanceScale: number;
+}
+
+/** Where a denoising run starts (see `denoiseAndDecode` in {@link createDiffusionPipeline}). */
+export interface DenoiseStart {
+  scheduler: DiffusionScheduler;
+  /** The starting latents, item after item; advanced in place. */
+  latents: Float32Array;
+  /** Each item's generator (samplers that inject noise draw from it). */
+  noises: readonly SeededNoise[];
+  /** Per-item channels appended after the latents in every denoiser call (an inpainting UNet's mask and masked latents). */
+  extra?: { data: Float32Array; channels: number };
+  /** Called after each step with the latents (masked latent blending). */
+  afterStep?: (latents: Float32Array, stepIndex: number) => void;
 }
 
 function batchSettings(model: DiffusionModel, items: readonly GenerateItem[]): BatchSettings {
@@ -83,13 +101,13 @@ function batchSettings(model: DiffusionModel, items: readonly GenerateItem[]): B
 }
 
 /**
- * Text-to-image over already-loaded components (inject fakes here in tests), as diffusers runs each family:
+ * Text-to-image and edits over already-loaded components (inject fakes here in tests), as diffusers runs each family:
  * classifier-free guidance batches the negative prompts first (`cat([negative, positive])`) and combines
  * `uncond + g·(cond − uncond)`; an LCM UNet gets the guidance embedding instead; the latents are decoded as
  * `latents / scaling_factor + shift_factor`.
  */
 export function createDiffusionPipeline(model: DiffusionModel, components: DiffusionComponents): DiffusionPipeline {
-  const { textEncoders, denoiser, vaeDecoder } = components;
+  const { textEncoders, denoiser, vaeDecoder, vaeEncoder } = components;
   const names = denoiserNames(model);
 
   async function conditioning(items: readonly GenerateItem[], guided: boolean): Promise<PromptConditioning> {
@@ -109,9 +127,14 @@ export function createDiffusionPipeline(model: DiffusionModel, components: Diffu
     return stackConditioning(negative, positive);
   }
 
-  async function run(items: readonly GenerateItem[]): Promise<RawImage[]> {
-    if (items.length === 0) return [];
-    const { width, height, steps, guidanceScale } = batchSettings(model, items);
+  /**
+   * The denoising loop from `start.latents` over `start.scheduler`'s steps, then the VAE decoder: the part text to
+   * image and edits share. `start.extra` (an inpainting denoiser's mask and masked-image latents) is appended to each
+   * row's latents on the channel axis; `start.afterStep` sees the latents after every step (masked blending).
+   */
+  async function denoiseAndDecode(items: readonly GenerateItem[], settings: BatchSettings, start: DenoiseStart): Promise<RawImage[]> {
+    const { width, height, guidanceScale } = settings;
+    const { scheduler, latents, extra } = start;
     const guided = model.classifierFreeGuidance && guidanceScale > 1;
     const count = items.length;
     const channels = model.latentChannels;
@@ -119,23 +142,24 @@ export function createDiffusionPipeline(model: DiffusionModel, components: Diffu
     const latentWidth = width / model.vaeScaleFactor;
     const itemSize = channels * latentHeight * latentWidth;
     const prompts = await conditioning(items, guided);
-
-    const scheduler = schedulerFromPlan(model.scheduler, steps);
-    const noises = items.map((item) => new SeededNoise(item.seed));
-    const latents = new Float32Array(count * itemSize);
-    noises.forEach((noise, i) => noise.fillNormal(latents.subarray(i * itemSize, (i + 1) * itemSize), scheduler.initNoiseSigma));
+    const noises = start.noises;
 
     const rows = guided ? 2 * count : count;
-    const rowDims = [rows, channels, latentHeight, latentWidth];
+    const extraSize = extra === undefined ? 0 : extra.channels * latentHeight * latentWidth;
+    const rowDims = [rows, channels + (extra?.channels ?? 0), latentHeight, latentWidth];
     const embeddedGuidanceScale = model.timestepCondDim === undefined ? undefined : guidanceScale;
     const constant = constantDenoiserFeeds(model, denoiser.inputs, { prompts, width, height, embeddedGuidanceScale });
     for (let stepIndex = 0; stepIndex < scheduler.timesteps.length; stepIndex++) {
       const scaled = scheduler.scaleModelInput(latents, stepIndex);
       let input = scaled;
-      if (guided) {
-        input = new Float32Array(2 * scaled.length);
-        input.set(scaled, 0);
-        input.set(scaled, scaled.length);
+      if (guided || extra !== undefined) {
+        const rowSize = itemSize + extraSize;
+        input = new Float32Array(rows * rowSize);
+        for (let row = 0; row < rows; row++) {
+          const n = row % count;
+          input.set(scaled.subarray(n * itemSize, (n + 1) * itemSize), row * rowSize);
+          if (extra !== undefined) input.set(extra.data.subarray(n * extraSize, (n + 1) * extraSize), row * rowSize + itemSize);
+        }
       }
       const feeds = { ...constant, ...stepFeeds(model, denoiser.inputs, input, rowDims, scheduler.timesteps[stepIndex]!) };
       const { data: predicted } = await runForFloatOutput(denoiser, feeds, names.output);
@@ -154,6 +178,7 @@ export function createDiffusionPipeline(model: DiffusionModel, components: Diffu
         }
       }
       scheduler.step(output, stepIndex, latents, itemSize, noises);
+      start.afterStep?.(latents, stepIndex);
     }
 
     const inverseScaling = 1 / model.vaeScalingFactor;
@@ -168,12 +193,35 @@ export function createDiffusionPipeline(model: DiffusionModel, components: Diffu
     return tensorToRawImages(pixels, count, width, height, 'minus-one-to-one');
   }
 
+  async function run(items: readonly GenerateItem[]): Promise<RawImage[]> {
+    if (items.length === 0) return [];
+    if (model.inpainting) {
+      throw new FleetError('E_VALIDATION', `${model.name} is an inpainting model: it only edits (intent 'edit' with a source)`, { field: 'intent' });
+    }
+    const settings = batchSettings(model, items);
+    const scheduler = schedulerFromPlan(model.scheduler, settings.steps);
+    const noises = items.map((item) => new SeededNoise(item.seed));
+    const itemSize = (model.latentChannels * settings.width * settings.height) / model.vaeScaleFactor ** 2;
+    const latents = new Float32Array(items.length * itemSize);
+    noises.forEach((noise, i) => noise.fillNormal(latents.subarray(i * itemSize, (i + 1) * itemSize), scheduler.initNoiseSigma));
+    return denoiseAndDecode(items, settings, { scheduler, latents, noises });
+  }
+
+  async function edit(items: readonly EditItem[]): Promise<RawImage[]> {
+    if (items.length === 0) return [];
+    if (vaeEncoder === undefined) {
+      throw new FleetError('E_VALIDATION', `${model.name} has no VAE encoder, so it cannot edit`, { field: 'intent' });
+    }
+    return runEdit({ model, vaeEncoder, settings: batchSettings(model, items), denoiseAndDecode }, items);
+  }
+
   return {
     kind: 'diffusion',
     model,
     run,
+    edit,
     async release() {
-      await Promise.all([...textEncoders.map((e) => e.session.release()), denoiser.release(), vaeDecoder.release()]);
+      await Promise.all([...textEncoders.map((e) => e.session.release()), denoiser.release(), vaeDecoder.release(), ...(vaeEncoder === undefined ? [] : [vaeEncoder.release()])]);
     },
   };
 }

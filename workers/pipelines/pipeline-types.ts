@@ -19,6 +19,19 @@ export interface GenerateItem {
   guidanceScale?: number;
 }
 
+/**
+ * One edit: `width`×`height` is the size the model renders (one it allows, near the source's); the result comes out
+ * at the source's own size. Items run together must also share `strength`.
+ */
+export interface EditItem extends GenerateItem {
+  /** The image to edit, encoded (anything sharp reads; alpha is dropped). */
+  source: Uint8Array;
+  /** The source's size in white (repaint), black (keep) and grey (blend), encoded. @default repaint everything */
+  mask?: Uint8Array;
+  /** The share of the schedule that runs, in (0, 1]. */
+  strength: number;
+}
+
 /** Text-to-image over the diffusers ONNX layout (tokenizer → text encoder → denoiser loop → VAE decoder). */
 export interface DiffusionPipeline {
   readonly kind: 'diffusion';
@@ -30,6 +43,16 @@ export interface DiffusionPipeline {
    * @throws RangeError when the items do not share width, height, steps and guidance scale (a batcher bug).
    */
   run(items: readonly GenerateItem[]): Promise<RawImage[]>;
+  /**
+   * Edits every item as one batch, as diffusers' img2img and inpaint pipelines do: the source through the VAE
+   * encoder, noised to `strength`, the tail of the schedule; a mask is honoured by a dedicated inpainting denoiser
+   * (mask and masked-image latents as extra channels) or, for any other model, by blending the re-noised source
+   * latents back outside the mask after every step. The result is composited with the source at its own size, so
+   * pixels the mask leaves black keep the source's bytes. Returns images in item order, each at its source's size.
+   * @throws FleetError E_SOURCE when a source or mask does not decode or their sizes differ; E_VALIDATION for a
+   *   model with no VAE encoder; as `run` otherwise. Absent on injected pipelines that only generate.
+   */
+  edit?(items: readonly EditItem[]): Promise<RawImage[]>;
   /** Frees the sessions. The pipeline is unusable afterwards. */
   release(): Promise<void>;
 }

@@ -23,15 +23,18 @@ const roundDown = (value: number, multiple: number) => Math.max(multiple, Math.f
 
 /**
  * Decodes any image sharp reads into 8-bit sRGB without alpha, refusing one of more than `maxPixels` before its
- * pixels are decoded. @throws FleetError E_SOURCE
+ * pixels are decoded.
+ * @param options.what names the image in the error (`the upscale source`, `the edit source`); `field` is the request field.
+ * @throws FleetError E_SOURCE
  */
-export async function decodeSource(source: Uint8Array, maxPixels?: number): Promise<RawImage> {
+export async function decodeSource(source: Uint8Array, options: { maxPixels?: number; what?: string; field?: string } = {}): Promise<RawImage> {
+  const { maxPixels, what = 'the upscale source', field } = options;
   try {
     const { data, info } = await sharp(source, maxPixels === undefined ? {} : { limitInputPixels: maxPixels }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
   } catch (error) {
-    throw new FleetError('E_SOURCE', 'the upscale source could not be decoded as an image', { cause: error });
+    throw new FleetError('E_SOURCE', `${what} could not be decoded as an image`, { cause: error, ...(field === undefined ? {} : { field }) });
   }
 }
 
@@ -110,7 +113,7 @@ export function createUpscalePipeline(upscaler: UpscaleModel, session: ModelSess
   }
 
   async function upscale(source: Uint8Array | RawImage, options: UpscaleOptions = {}): Promise<RawImage> {
-    const image = isRawImage(source) ? source : await decodeSource(source, maxPixelsOf(upscaler.sizes));
+    const image = isRawImage(source) ? source : await decodeSource(source, { maxPixels: maxPixelsOf(upscaler.sizes) });
     if (image.pixels.length !== image.width * image.height * 3) {
       throw new FleetError('E_SOURCE', `raw source has ${image.pixels.length} bytes for ${image.width}x${image.height} RGB`);
     }

@@ -8,7 +8,7 @@ import { SeededNoise } from '../../../workers/pipelines/seeded-noise.js';
 import { OnnxGraphBuilder, type Dim, type ElementType } from '../onnx-graph-builder.js';
 import { floatType, type ExportSpec } from './export-spec.js';
 import { basisPatterns, batchInvariantMatMul, BASIS_COUNT, BASIS_SIZE, normals } from './graph-helpers.js';
-import { latentChannels, oracleCoefficients, signalNames } from './oracle.js';
+import { INPAINT_MASKED_WEIGHT, latentChannels, oracleCoefficients, signalNames } from './oracle.js';
 
 /** One denoiser input as the exporter declares it. */
 interface DeclaredInput {
@@ -48,6 +48,7 @@ export function denoiserShape(spec: ExportSpec, contextWidth: number, sequence: 
     };
   }
   const latent = { type: float, dims: (script ? [batch, 'channels', 'height', 'width'] : [batch, channels, 'height', 'width']) as Dim[] };
+  const sampleIn = { type: float, dims: (script ? [batch, 'channels', 'height', 'width'] : [batch, spec.inpainting ? 2 * channels + 1 : channels, 'height', 'width']) as Dim[] };
   const timestep: DeclaredInput =
     spec.exporter === 'optimum-1.23'
       ? { name: 'timestep', type: 'int64', dims: ['steps'] }
@@ -55,7 +56,7 @@ export function denoiserShape(spec: ExportSpec, contextWidth: number, sequence: 
         ? { name: 'timestep', type: float, dims: [] }
         : { name: 'timestep', type: float, dims: [script ? 'batch' : 'unet_time_batch'] };
   const inputs: DeclaredInput[] = [
-    { name: 'sample', ...latent },
+    { name: 'sample', ...sampleIn },
     timestep,
     { name: 'encoder_hidden_states', type: float, dims: [batch, script ? 'sequence' : 'sequence_length', contextWidth] },
   ];
@@ -92,7 +93,13 @@ export function buildDenoiserGraph(spec: ExportSpec, shape: DenoiserShape): Uint
   };
   const named: Record<string, string> = {};
   for (const input of shape.inputs) named[input.name] = f32(input.name);
-  const sample = named[spec.family === 'sd3' ? 'hidden_states' : 'sample']!;
+  const channels = latentChannels(spec);
+  const input = named[spec.family === 'sd3' ? 'hidden_states' : 'sample']!;
+  const channelSlice = (from: number, to: number) => g.op('Slice', [input, g.int64s(`cs_${g.unique()}`, [from]), g.int64s(`ce_${g.unique()}`, [to]), g.int64s(`ca_${g.unique()}`, [1])]);
+  // An inpainting UNet's input is [latents, mask, masked-image latents] on the channel axis (diffusers' torch.cat).
+  const sample = spec.inpainting ? channelSlice(0, channels) : input;
+  const inpaint = spec.inpainting ? { mask: channelSlice(channels, channels + 1), masked: channelSlice(channels + 1, 2 * channels + 1) } : undefined;
+  if (inpaint !== undefined && spec.target !== 'oracle') throw new RangeError('an inpainting denoiser is built only as an oracle');
   const weight = (name: string, dims: number[], values: ArrayLike<number>) => g.op('Cast', [g.weights(name, dims, values, floatType(spec) === 'float16' ? 'float16' : 'float32')], { to: 1 });
   const perItem = g.int64s('per_item_shape', [-1, 1, 1, 1]);
 
@@ -115,10 +122,32 @@ export function buildDenoiserGraph(spec: ExportSpec, shape: DenoiserShape): Uint
     sigma = g.op('Add', [s0, g.op('Mul', [frac, g.op('Sub', [s1, s0])])]);
   }
 
-  const x0 = spec.target === 'oracle' ? oracleX0Graph(g, spec, shape, named, sample, weight) : lookX0Graph(g, spec, shape, named, sample, weight, t);
-
   const one = g.floats('one_f', [], [1]);
   const root = g.op('Sqrt', [g.op('Add', [one, g.op('Mul', [sigma, sigma])])]);
+  let x0: string;
+  if (spec.target === 'oracle') {
+    const target = oracleX0Graph(g, spec, shape, named, sample, weight);
+    x0 = target;
+    const a = spec.oracleContraction ?? 0;
+    if (a !== 0) {
+      // The input's clean estimate: x_t = s·√(1+σ²) = x0 + σ·ε for the DDPM family, x_t/(1 − σ) for flow matching;
+      // averaged over the latent, the noise leaves about σ/√cells of it.
+      const clean =
+        spec.prediction === 'flow'
+          ? g.op('Div', [sample, g.op('Max', [g.op('Sub', [one, sigma]), g.floats('min_signal', [], [1e-3])])])
+          : g.op('Mul', [sample, root]);
+      const mean = g.op('ReduceMean', [clean], { axes: [2, 3], keepdims: 1 });
+      x0 = g.op('Add', [target, g.op('Mul', [g.op('Sub', [mean, target]), g.floats('contraction', [], [a])])]);
+    }
+    if (inpaint !== undefined) {
+      // Outside the mask the masked image's latents, inside T + β·masked: a pipeline that feeds the channels in
+      // another order, leaves the source unmasked or does not encode it lands elsewhere.
+      const inside = g.op('Add', [target, g.op('Mul', [inpaint.masked, g.floats('masked_weight', [], [INPAINT_MASKED_WEIGHT])])]);
+      x0 = g.op('Add', [inpaint.masked, g.op('Mul', [inpaint.mask, g.op('Sub', [inside, inpaint.masked])])]);
+    }
+  } else {
+    x0 = lookX0Graph(g, spec, shape, named, sample, weight, t);
+  }
   const epsilon = () => g.op('Div', [g.op('Sub', [g.op('Mul', [sample, root]), x0]), sigma]);
   let prediction: string;
   if (spec.prediction === 'epsilon') prediction = epsilon();
@@ -128,7 +157,6 @@ export function buildDenoiserGraph(spec: ExportSpec, shape: DenoiserShape): Uint
 
   if (spec.exporter === 'ort-optimized') {
     // ORT's optimiser fuses GroupNorm into the UNet: a CUDA-only contrib op, kept here in the graph's path.
-    const channels = latentChannels(spec);
     const normed = g.domainOp('com.microsoft', 'GroupNorm', [x0, g.floats('gn_gamma', [channels], new Float32Array(channels).fill(1)), g.floats('gn_beta', [channels], new Float32Array(channels))], { epsilon: 1e-5, groups: 1, activation: 0, channels_last: 0 });
     prediction = g.op('Add', [prediction, g.op('Mul', [normed, g.floats('gn_weight', [], [0])])]);
   }

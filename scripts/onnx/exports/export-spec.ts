@@ -41,8 +41,19 @@ export interface ExportSpec {
   weightSeed?: number;
   /** Store the denoiser's weights as external data (as exporters do past 2 GB). @default the exporter's habit at real sizes */
   externalData?: boolean;
-  /** Also write `vae_encoder/`. @default true */
+  /** Also write `vae_encoder/` (what edits need). @default true */
   withVaeEncoder?: boolean;
+  /**
+   * A dedicated inpainting denoiser (`StableDiffusionInpaintPipeline`'s UNet): its sample input takes the latents,
+   * the mask and the masked image's latents (2 × latent channels + 1). @default false
+   */
+  inpainting?: boolean;
+  /**
+   * Edit oracle: the denoiser's clean latent leans on its input, x0 = T + a·(m − T) with m the input's clean estimate
+   * averaged over the latent, so where an image-to-image run starts (the encoded source, the step) shows in its
+   * colour. 0 is the text-to-image oracle (x0 = T). @default 0
+   */
+  oracleContraction?: number;
   /** Written beside the export as manifest.json when given. */
   manifest?: Record<string, unknown>;
 }

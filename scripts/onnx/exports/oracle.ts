@@ -43,6 +43,51 @@ export function oracleVaeMatrix(channels: number): { m0: number[][]; bias0: numb
   return { m0, bias0: [0.05, -0.05, 0.1] };
 }
 
+/**
+ * The VAE encoder's map, a right inverse of the decoder's: x0 = P·rgb + q with M0·P = I, so the latent an image
+ * encodes to decodes back to its colour (P = M0ᵀ(M0·M0ᵀ)⁻¹, q = −P·bias0).
+ */
+export function oracleVaeEncoderMatrix(channels: number): { p: number[][]; q: number[] } {
+  const { m0, bias0 } = oracleVaeMatrix(channels);
+  const gram = m0.map((a) => m0.map((b) => a.reduce((sum, v, i) => sum + v * b[i]!, 0)));
+  const inverse = invert3(gram);
+  const p = Array.from({ length: channels }, (_, c) => [0, 1, 2].map((k) => m0.reduce((sum, row, r) => sum + row[c]! * inverse[r]![k]!, 0)));
+  const q = p.map((row) => -row.reduce((sum, v, k) => sum + v * bias0[k]!, 0));
+  return { p, q };
+}
+
+function invert3(m: number[][]): number[][] {
+  const [a, b, c] = m as [number[], number[], number[]];
+  const cofactor = (r0: number[], r1: number[], i: number, j: number) => r0[i]! * r1[j]! - r0[j]! * r1[i]!;
+  const rows = [
+    [cofactor(b, c, 1, 2), -cofactor(a, c, 1, 2), cofactor(a, b, 1, 2)],
+    [-cofactor(b, c, 0, 2), cofactor(a, c, 0, 2), -cofactor(a, b, 0, 2)],
+    [cofactor(b, c, 0, 1), -cofactor(a, c, 0, 1), cofactor(a, b, 0, 1)],
+  ];
+  const det = a[0]! * rows[0]![0]! + a[1]! * rows[1]![0]! + a[2]! * rows[2]![0]!;
+  return rows.map((row) => row.map((v) => v / det));
+}
+
+/** The latent an [-1, 1] RGB colour encodes to (after the pipeline's scaling and shift). */
+export function oracleEncode(spec: ExportSpec, rgb: readonly number[]): number[] {
+  const { p, q } = oracleVaeEncoderMatrix(latentChannels(spec));
+  return p.map((row, c) => row.reduce((sum, v, k) => sum + v * rgb[k]!, q[c]!));
+}
+
+/** The [-1, 1] RGB a latent decodes to, unclamped. */
+export function oracleDecode(spec: ExportSpec, latent: readonly number[]): number[] {
+  const { m0, bias0 } = oracleVaeMatrix(latentChannels(spec));
+  return m0.map((row, r) => row.reduce((sum, m, i) => sum + m * latent[i]!, bias0[r]!));
+}
+
+/** An 8-bit channel value from [-1, 1], as the pipeline rounds it. */
+export function toByte(value: number): number {
+  return Math.min(255, Math.max(0, Math.round((Math.min(1, Math.max(-1, value)) + 1) * 127.5)));
+}
+
+/** The inpainting oracle's weight on the masked image's latents inside the mask: x0 = T + β·masked (see denoiser-graph.ts). */
+export const INPAINT_MASKED_WEIGHT = 0.5;
+
 export interface OracleCase {
   /** What the prompt rows hold: a prompt's tokens. */
   guidanceScale: number;
@@ -79,19 +124,17 @@ export function oracleX0(spec: ExportSpec, signals: readonly number[]): number[]
   return base.map((b, c) => b + k[c]!.reduce((sum, kc, j) => sum + kc * signals[j]!, 0));
 }
 
+/** The clean latent a correct pipeline steers to for a case: the prompt's, guided against the negative's. */
+export function oracleTarget(spec: ExportSpec, c: OracleCase): number[] {
+  const cond = oracleX0(spec, oracleSignals(spec, 'prompt', c));
+  if (!c.guided) return cond;
+  const uncond = oracleX0(spec, oracleSignals(spec, c.negative, c));
+  return cond.map((value, i) => uncond[i]! + c.guidanceScale * (value - uncond[i]!));
+}
+
 /** The 8-bit RGB every pixel of a correct render lands on. */
 export function expectedOraclePixel(spec: ExportSpec, c: OracleCase): [number, number, number] {
-  const cond = oracleX0(spec, oracleSignals(spec, 'prompt', c));
-  let x0 = cond;
-  if (c.guided) {
-    const uncond = oracleX0(spec, oracleSignals(spec, c.negative, c));
-    x0 = cond.map((value, i) => uncond[i]! + c.guidanceScale * (value - uncond[i]!));
-  }
-  const { m0, bias0 } = oracleVaeMatrix(latentChannels(spec));
-  return m0.map((row, r) => {
-    const rgb = row.reduce((sum, m, i) => sum + m * x0[i]!, bias0[r]!);
-    return Math.min(255, Math.max(0, Math.round((Math.min(1, Math.max(-1, rgb)) + 1) * 127.5)));
-  }) as [number, number, number];
+  return oracleDecode(spec, oracleTarget(spec, c)).map(toByte) as [number, number, number];
 }
 
 export { CLIP_SEQUENCE };

@@ -1,11 +1,14 @@
 // VAE decoders with the exporters' signature: latent_sample [batch, C, h, w] → sample [batch, 3, 8h, 8w] in [-1, 1].
 // The oracle is linear (a 1×1 conv whose weights fold in the scaling and shift factors, then nearest ×8), so a
 // correct pipeline's latent lands on a known colour; the toy look bands colours as the shipped models always have.
+// VAE encoders: sample [batch, 3, H, W] in [-1, 1] → latent_parameters [batch, 2C, H/8, W/8] (the Gaussian's mean
+// and log-variance, Optimum) or latent_sample [batch, C, H/8, W/8] (diffusers' script). The oracle's mean is the
+// decoder's right inverse over each 8×8 block, so a colour encodes to the latent that decodes back to it.
 import { SeededNoise } from '../../../workers/pipelines/seeded-noise.js';
 import { OnnxGraphBuilder, type Dim } from '../onnx-graph-builder.js';
 import { floatType, type ExportSpec } from './export-spec.js';
 import { normals, smoothConvWeights } from './graph-helpers.js';
-import { latentChannels, oracleVaeMatrix } from './oracle.js';
+import { latentChannels, oracleVaeEncoderMatrix, oracleVaeMatrix } from './oracle.js';
 
 /** Dim names of the decoder's input and output for an exporter (optimum ≥ 1.26 renamed them). */
 function dims(spec: ExportSpec): { latent: Dim[]; image: Dim[] } {
@@ -51,4 +54,38 @@ export function buildVaeDecoderGraph(spec: ExportSpec): Uint8Array {
   g.op(float === 'float32' ? 'Identity' : 'Cast', [rgb], float === 'float32' ? {} : { to: 10 }, 'sample');
   g.output('sample', float, shape.image);
   return g.toBytes(`image-fleet ${spec.target === 'oracle' ? 'oracle' : 'toy'} VAE decoder`);
+}
+
+/** The log-variance the encoders emit: a deterministic Gaussian (σ ≈ 3e-7), as diffusers clamps it at −30. */
+const ENCODER_LOGVAR = -30;
+
+export function buildVaeEncoderGraph(spec: ExportSpec): Uint8Array {
+  const g = new OnnxGraphBuilder('vae_encoder');
+  const float = floatType({ ...spec, precision: spec.vaePrecision ?? spec.precision });
+  const c = latentChannels(spec);
+  const script = spec.exporter === 'diffusers-script';
+  g.input('sample', float, script ? ['batch', 'channels', 'height', 'width'] : ['batch_size', 3, 'height', 'width']);
+  const image = float === 'float32' ? 'sample' : g.op('Cast', ['sample'], { to: 1 });
+  const pooled = g.op('AveragePool', [image], { kernel_shape: [8, 8], strides: [8, 8] });
+  const sf = spec.vaeScalingFactor;
+  const shift = spec.vaeShiftFactor ?? 0;
+  let w: Float32Array;
+  let b: Float32Array;
+  if (spec.target === 'oracle') {
+    // The pipeline scales the sample as sf·(z − shift): z = P·rgb/sf + q/sf + shift lands it on P·rgb + q.
+    const { p, q } = oracleVaeEncoderMatrix(c);
+    w = Float32Array.from(p.flatMap((row) => row.map((v) => v / sf)));
+    b = Float32Array.from(q.map((v) => v / sf + shift));
+  } else {
+    const noise = new SeededNoise((spec.weightSeed ?? 1) ^ 0xe4c0);
+    w = normals(noise, c * 3, 0.6 / sf);
+    b = Float32Array.from({ length: c }, () => shift);
+  }
+  const mean = g.op('Conv', [pooled, g.floats('quant_w', [c, 3, 1, 1], w), g.floats('quant_b', [c], b)]);
+  let out = mean;
+  const name = script ? 'latent_sample' : 'latent_parameters';
+  if (!script) out = g.op('Concat', [mean, g.op('Add', [g.op('Mul', [mean, g.floats('zero', [], [0])]), g.floats('logvar', [], [ENCODER_LOGVAR])])], { axis: 1 });
+  g.op(float === 'float32' ? 'Identity' : 'Cast', [out], float === 'float32' ? {} : { to: 10 }, name);
+  g.output(name, float, script ? ['batch', 'channels', 'height', 'width'] : ['batch_size', 2 * c, 'height_latent', 'width_latent']);
+  return g.toBytes(`image-fleet ${spec.target === 'oracle' ? 'oracle' : 'toy'} VAE encoder`);
 }

@@ -1,5 +1,5 @@
 // Writes one export folder as the chosen exporter lays it out (see export-spec.ts and the README's table):
-// model_index.json, scheduler/, tokenizer*/, text_encoder*/, unet/ or transformer/, vae_decoder/, each ONNX file
+// model_index.json, scheduler/, tokenizer*/, text_encoder*/, unet/ or transformer/, vae_decoder/, vae_encoder/, each ONNX file
 // with the config.json Optimum writes beside it (diffusers' legacy script writes none), and external data where
 // the exporter puts it (Optimum `model.onnx_data`, the legacy script `weights.pb`, ORT's optimiser `model.onnx.data`).
 import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { CLIP_SEQUENCE, ENCODERS, SD3_JOINT_ATTENTION_DIM, SD3_POOLED_DIM, T5_SE
 import { latentChannels } from './oracle.js';
 import { buildT5Vocabulary } from './t5-vocabulary.js';
 import { buildTextEncoderGraph, type TextEncoderGraphSpec } from './text-encoder-graph.js';
-import { buildVaeDecoderGraph } from './vae-graph.js';
+import { buildVaeDecoderGraph, buildVaeEncoderGraph } from './vae-graph.js';
 import { OnnxGraphBuilder } from '../onnx-graph-builder.js';
 
 const DIFFUSERS_VERSION = '0.31.0';
@@ -79,7 +79,7 @@ function denoiserConfig(spec: ExportSpec, contextWidth: number, pooledWidth: num
     _class_name: 'UNet2DConditionModel',
     _diffusers_version: DIFFUSERS_VERSION,
     sample_size: spec.sampleSize,
-    in_channels: channels,
+    in_channels: spec.inpainting ? 2 * channels + 1 : channels,
     out_channels: channels,
     cross_attention_dim: contextWidth,
     block_out_channels: spec.family === 'sdxl' ? [320, 640, 1280] : [320, 640, 1280, 1280],
@@ -164,6 +164,10 @@ export function exportFiles(spec: ExportSpec): Map<string, Uint8Array | string> 
   if (!script) files.set(`${denoiserFolder}/config.json`, json(denoiserConfig(spec, contextWidth, pooledWidth)));
   files.set('vae_decoder/model.onnx', buildVaeDecoderGraph(spec));
   if (!script) files.set('vae_decoder/config.json', json(vaeConfig(spec)));
+  if (spec.withVaeEncoder ?? true) {
+    files.set('vae_encoder/model.onnx', buildVaeEncoderGraph(spec));
+    if (!script) files.set('vae_encoder/config.json', json(vaeConfig(spec)));
+  }
   if (spec.manifest !== undefined) files.set('manifest.json', json(spec.manifest));
   return files;
 }
