@@ -77,6 +77,13 @@ export const ERROR_CODES = {
   E_URI_TOO_LONG: { httpStatus: 414, retryable: false },
   /** The ingress holds its maximum of open connections; retry shortly. HTTP 503. */
   E_TOO_MANY_CONNECTIONS: { httpStatus: 503, retryable: true },
+
+  // Prompt drift (issue 21).
+  /**
+   * The text a typography render would draw holds characters no font of the lane covers (they would come out as
+   * empty boxes); `details.characters` lists them. Nothing was enqueued. HTTP 422.
+   */
+  E_FONT_COVERAGE: { httpStatus: 422, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
