@@ -22,16 +22,17 @@ export function renderDrift(view: DriftView): string {
   const lines = [
     `prompt drift: the last ${formatDuration(view.windowMs)} (${view.windowRequests} requests) against baseline ${baseline.name}`,
     `  (${baseline.requests} requests ${from}, saved ${new Date(baseline.savedAt).toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
-    `PSI: under ${PSI_THRESHOLDS.moderate} stable, ${PSI_THRESHOLDS.moderate}–${PSI_THRESHOLDS.significant} moderate, over ${PSI_THRESHOLDS.significant} significant; a bin empty on one side counts as ${PSI_EMPTY_BIN_SHARE * 100} %`,
+    `PSI (population stability index): under ${PSI_THRESHOLDS.moderate} stable, ${PSI_THRESHOLDS.moderate}–${PSI_THRESHOLDS.significant} moderate, over ${PSI_THRESHOLDS.significant} significant`,
+    `  (a bin empty on one side counts as a ${PSI_EMPTY_BIN_SHARE * 100} % share)`,
     '',
     `${'feature'.padEnd(18)}${'PSI'.padStart(8)}  verdict`,
     ...view.features.map((f) => `${f.feature.padEnd(18)}${(f.psi === null ? '—' : f.psi.toFixed(3)).padStart(8)}  ${f.verdict}`),
   ];
   if (view.windowRequests === 0) lines.push('', 'no requests were counted in the window: nothing to compare');
   for (const f of view.features.filter((d) => d.verdict === 'moderate' || d.verdict === 'significant')) {
-    lines.push('', `${f.feature} (PSI ${f.psi!.toFixed(3)}, ${f.verdict})`.padEnd(2 + BIN_WIDTH + 1) + 'baseline'.padEnd(BAR_WIDTH + 9) + 'now');
+    lines.push('', `${f.feature}: PSI ${f.psi!.toFixed(3)}, ${f.verdict}`, `  ${''.padEnd(BIN_WIDTH)} ${'baseline'.padStart(6).padEnd(BAR_WIDTH + 9)}${'now'.padStart(6)}`);
     for (const bin of f.bins.slice(0, MAX_BINS)) {
-      lines.push(`  ${label(bin.bin)} ${percent(bin.baseline)} ${bar(bin.baseline).padEnd(BAR_WIDTH)}  ${percent(bin.now)} ${bar(bin.now)}`);
+      lines.push(`  ${label(bin.bin)} ${percent(bin.baseline)} ${bar(bin.baseline).padEnd(BAR_WIDTH)}  ${percent(bin.now)} ${bar(bin.now)}`.trimEnd());
     }
     if (f.bins.length > MAX_BINS) lines.push(`  … ${f.bins.length - MAX_BINS} more bins (--json has them all)`);
   }
