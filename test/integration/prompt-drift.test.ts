@@ -2,6 +2,7 @@
 // the baseline, then a drifted set (long prompts, 40 % CJK text): `fleet drift` and /metrics flag exactly the
 // features that moved, and the CJK typography requests get the coded refusal instead of an image of empty boxes.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { MINUTE } from '../../contract/index.js';
 import { DriftBaselineStore } from '../../producer/index.js';
@@ -143,8 +144,11 @@ describe('prompt drift, through the real ingress', { skip: prompts === undefined
     const psi = await scores();
     assert.deepEqual(DRIFT_FEATURES.filter((f) => psi.get(f)! > 0.25), MOVED);
     assert.deepEqual(DRIFT_FEATURES.filter((f) => !(psi.get(f)! < 0.1)), MOVED);
-    const requests = /^fleet_prompt_drift_window_requests\{[^}]*\} (\S+)$/m.exec(await (await ingress.get('/metrics')).text());
+    const exposition = await (await ingress.get('/metrics')).text();
+    const requests = /^fleet_prompt_drift_window_requests\{[^}]*\} (\S+)$/m.exec(exposition);
     assert.equal(Number(requests?.[1]), drifted.length);
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { encoding: 'utf8', input: exposition });
+    if (promtool.error === undefined) assert.equal(promtool.stdout + promtool.stderr, '', 'promtool check metrics on the exposition with drift scores');
   });
 });
 
