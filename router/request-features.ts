@@ -53,6 +53,16 @@ export function drawnText(request: Pick<GenerateRequest, 'prompt' | 'text'>, quo
   return quoted.length === 0 ? null : quoted.join('\n');
 }
 
+/** Code points in `text` (UTF-16 length less one per surrogate pair). */
+function codePointLength(text: string): number {
+  let pairs = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) pairs++;
+  }
+  return text.length - pairs;
+}
+
 /** A matcher for whole words or phrases (any case, any run of spaces between the words of a phrase). */
 export function compileWordMatcher(words: readonly string[]): RegExp | null {
   if (words.length === 0) return null;
@@ -86,7 +96,7 @@ export function extractFeatures(request: GenerateRequest, wordMatcher: RegExp | 
     typographicWords: words,
     hasSource: request.source !== undefined,
     scale: effectiveScale(request),
-    promptChars: [...request.prompt].length,
+    promptChars: codePointLength(request.prompt),
     promptScripts: writingSystemsOf(request.prompt),
     text,
     textScripts: text === null ? [] : writingSystemsOf(text),

@@ -24,8 +24,13 @@ export function countWritingSystems(text: string): Map<WritingSystem, number> {
   return counts;
 }
 
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+const ASCII_LETTER = /[A-Za-z]/;
+
 /** The writing systems `text` uses, most characters first (ties in `WRITING_SYSTEMS` order); empty when it has no letters. */
 export function writingSystemsOf(text: string): WritingSystem[] {
+  // Most prompts are ASCII: their only letters are Latin, and the script scan costs many times this test.
+  if (ASCII_ONLY.test(text)) return ASCII_LETTER.test(text) ? ['latin'] : [];
   const counts = countWritingSystems(text);
   return WRITING_SYSTEMS.filter((s) => counts.has(s)).sort((a, b) => counts.get(b)! - counts.get(a)!);
 }

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { MINUTE } from '../../contract/index.js';
-import { DriftBaselineStore } from '../../producer/index.js';
-import { DRIFT_FEATURES, PolicyStore, type DriftFeature } from '../../router/index.js';
+import { Redis } from 'ioredis';
+import { createMetricsRegistry, HOUR, MINUTE, parseGenerateRequest } from '../../contract/index.js';
+import { DriftBaselineStore, driftCountsKey, PromptDriftMonitor, readDriftCounts, RequestFeatureCounter } from '../../producer/index.js';
+import { CompiledPolicy, DRIFT_FEATURES, driftBinsOf, driftTotal, loadDefaultPolicy, PolicyStore, type DriftFeature } from '../../router/index.js';
 import { driftCommand } from '../../cli/commands/drift-command.js';
 import { runFleet, waitUntil } from '../helpers/fleet-cli.js';
 import { startTestIngress } from '../helpers/ingress.js';
@@ -166,6 +167,39 @@ test('a policy rule on `script` routes CJK text away from the typography lane, a
     assert.deepEqual(lanes, ['flash', 'typography']);
   } finally {
     await ingress.close();
+    await cleanupPrefix(prefix);
+  }
+});
+
+test('the drift monitor on an injected clock: no series without a baseline or traffic, PSI 0 for traffic like the baseline', async () => {
+  const prefix = testPrefix();
+  const redis = new Redis(REDIS_URL);
+  let clock = Date.UTC(2026, 0, 1, 12);
+  const registry = createMetricsRegistry();
+  const monitor = new PromptDriftMonitor({ redis, prefix, registry, now: () => clock });
+  const series = async () => (await registry.getSingleMetric('fleet_prompt_drift')!.get()).values.map((v) => [v.labels.feature, v.value]);
+  const windowRequests = async () => (await registry.getSingleMetric('fleet_prompt_drift_window_requests')!.get()).values[0]?.value;
+  try {
+    await monitor.refresh();
+    assert.deepEqual([await series(), await windowRequests()], [[], 0]);
+    const counter = new RequestFeatureCounter(redis, prefix, () => clock);
+    const policy = new CompiledPolicy(loadDefaultPolicy(), 1);
+    for (const prompt of ['a fox', 'a poster "SALE"', 'a mug']) counter.count(driftBinsOf(policy.evaluate(parseGenerateRequest({ prompt, account: { id: 'a', tier: 'pro' } }))));
+    const counts = await readDriftCounts(redis, prefix, HOUR, clock);
+    assert.equal(driftTotal(counts), 3);
+    await monitor.refresh();
+    assert.deepEqual([await series(), await windowRequests()], [[], 3], 'no baseline: no score');
+    await new DriftBaselineStore(redis, prefix).save({ name: 'b', savedAt: clock, source: { kind: 'window', windowMs: HOUR }, requests: 3, counts });
+    await monitor.refresh();
+    assert.deepEqual(await series(), DRIFT_FEATURES.map((f) => [f, 0]));
+    // The counts age out of the one-hour window as the clock moves on: nothing to score.
+    clock += 61 * MINUTE;
+    await monitor.refresh();
+    assert.deepEqual([await series(), await windowRequests()], [[], 0]);
+    assert.ok((await redis.ttl(driftCountsKey(prefix, Math.floor((clock - 61 * MINUTE) / MINUTE)))) > 24 * 3600, 'a minute of counts is kept for a day');
+  } finally {
+    monitor.stop();
+    redis.disconnect();
     await cleanupPrefix(prefix);
   }
 });
