@@ -3,6 +3,7 @@ import { errorCodeOf } from '../contract/index.js';
 import { CommandFailure, UsageError } from './common-options.js';
 import { boardCommand } from './commands/board-command.js';
 import { drainCommand, resumeCommand } from './commands/drain-command.js';
+import { driftCommand } from './commands/drift-command.js';
 import { enqueueCommand } from './commands/enqueue-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
 import { jobsCommand } from './commands/jobs-command.js';
@@ -42,6 +43,7 @@ function buildProgram(): Command {
   modelsCommand(),
     policyCommand(),
     boardCommand(),
+    driftCommand(),
   ]) {
     program.addCommand(command);
   }

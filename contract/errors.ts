@@ -82,6 +82,11 @@ export const ERROR_CODES = {
    * first such death took its batch with it, it killed its process again. Not retried. HTTP 500.
    */
   E_WORKER_CRASH: { httpStatus: 500, retryable: false },
+  /**
+   * The text a typography render would draw holds characters no font of the lane covers (they would come out as
+   * empty boxes); `details.characters` lists them. Nothing was enqueued. HTTP 422.
+   */
+  E_FONT_COVERAGE: { httpStatus: 422, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -16,3 +16,4 @@ export * from './output-size.js';
 export * from './source-images.js';
 export * from './redis-outage-log.js';
 export * from './option-checks.js';
+export * from './font-coverage.js';

@@ -12,3 +12,7 @@ export { IngressMetrics } from './ingress-metrics.js';
 export { AccessTokens, assertWithinScope, type AccessScope } from './access-tokens.js';
 export { RedisModelCatalogue, NO_CATALOGUE, type ModelCatalogueSource } from './model-catalogue-source.js';
 export { checkRequestAgainstModel } from './model-limits.js';
+export { RequestFeatureCounter, readDriftCounts, driftCountsKey, DRIFT_COUNTS_TTL_SECONDS, MAX_DRIFT_WINDOW_MS } from './request-feature-counts.js';
+export { DriftBaselineStore, type DriftBaseline } from './drift-baselines.js';
+export { PromptDriftMonitor, PROMPT_DRIFT_MONITOR_DEFAULTS, type PromptDriftMonitorOptions } from './prompt-drift-monitor.js';
+export { assertTextDrawable } from './text-coverage-guard.js';

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { assertAtLeast, FleetError, SECOND, ValidationError, type ErrorCode, type Logger } from '../contract/index.js';
 import { assertWithinScope, type AccessScope, type AccessTokens } from './access-tokens.js';
 import { IngressMetrics } from './ingress-metrics.js';
+import { PromptDriftMonitor, type PromptDriftMonitorOptions } from './prompt-drift-monitor.js';
 import type { Producer } from './producer.js';
 import { publicResult, toPublicJobView } from './public-job-view.js';
 
@@ -30,6 +31,11 @@ export interface IngressOptions {
   keepAliveTimeoutMs?: number;
   /** Open connections at most; one more is answered 503 `E_TOO_MANY_CONNECTIONS` and closed. @default 1024 */
   maxConnections?: number;
+  /**
+   * How `/metrics` scores prompt drift (`fleet_prompt_drift{feature}`): the window compared against the active
+   * baseline, how often, and the clock. @default see `PROMPT_DRIFT_MONITOR_DEFAULTS` (the last hour, every minute)
+   */
+  drift?: Pick<PromptDriftMonitorOptions, 'windowMs' | 'intervalMs' | 'now'>;
 }
 
 export const INGRESS_DEFAULTS = {
@@ -62,6 +68,13 @@ export function createIngress(options: IngressOptions) {
     assertAtLeast(name, value, 1);
   }
   const metrics = new IngressMetrics(registry);
+  const drift = new PromptDriftMonitor({
+    redis: producer.redis,
+    prefix: producer.prefix,
+    registry,
+    ...options.drift,
+    onError: (error) => logger.warn({ err: error }, 'scoring prompt drift failed; the drift gauges keep their last values'),
+  });
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: MAX_BODY_BYTES,
@@ -82,6 +95,8 @@ export function createIngress(options: IngressOptions) {
     },
   });
   limitConnections(app.server, maxConnections, metrics);
+  drift.start();
+  app.addHook('onClose', async () => drift.stop());
 
   // Our own JSON parser: every body problem becomes a coded error, and `__proto__` keys reach the
   // schema (which refuses unknown fields) instead of being handled differently per parser setting.

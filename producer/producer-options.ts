@@ -60,6 +60,11 @@ export interface ProducerOptions {
   idempotencyTtlSeconds?: number;
   /** Source of the current time (ms), injected for tests. @default Date.now */
   now?: () => number;
+  /**
+   * Count each routed request's features (lane, rule, intent, size, prompt length, writing systems, …) into the
+   * per-minute drift counts in Redis (`fleet drift`; one pipelined write per request, not awaited). @default true
+   */
+  countRequestFeatures?: boolean;
 }
 
 export type ResolvedProducerOptions = Required<Omit<ProducerOptions, 'policy' | 'maxWaiting' | 'redisTls' | 'idSecret' | 'catalogue' | 'sources'>> & {
@@ -82,6 +87,7 @@ export const PRODUCER_DEFAULTS = {
   keepFailedSeconds: (7 * DAY) / 1000,
   idempotencyTtlSeconds: DAY / 1000,
   now: Date.now,
+  countRequestFeatures: true,
 } satisfies Omit<ResolvedProducerOptions, 'redis' | 'policy' | 'idSecret' | 'catalogue' | 'sources'>;
 
 export function resolveProducerOptions(options: ProducerOptions): ResolvedProducerOptions {

@@ -20,7 +20,7 @@ import {
   type Lane,
   type RedisClient,
 } from '../contract/index.js';
-import { RedisPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
+import { driftBinsOf, RedisPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
 import { confirmAdd, describeRedisTarget, isConnectionError, isUnsentCommandError, waitForConnection } from './add-outcome.js';
 import { idempotencyDigest, loadIdSecret, parseIdempotencyRecord, requestFingerprint } from './idempotency-keys.js';
 import { toJobView } from './job-view.js';
@@ -29,6 +29,8 @@ import { LaneQueues } from './lane-queues.js';
 import { RedisModelCatalogue, type ModelCatalogueSource } from './model-catalogue-source.js';
 import { checkEditImages, checkRequestAgainstModel } from './model-limits.js';
 import { resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
+import { RequestFeatureCounter } from './request-feature-counts.js';
+import { assertTextDrawable } from './text-coverage-guard.js';
 import { withTimeout } from './with-timeout.js';
 
 /** Priority follows tier: BullMQ takes lower numbers first. */
@@ -83,6 +85,7 @@ export class Producer {
   private readonly queues: LaneQueues;
   private readonly ownsConnection: boolean;
   private readonly target: string;
+  private readonly featureCounter: RequestFeatureCounter | undefined;
   private idSecret: Promise<string> | undefined;
 
   constructor(options: ProducerOptions) {
@@ -95,6 +98,7 @@ export class Producer {
     this.policy = this.options.policy ?? new RedisPolicySource({ redis: this.redis, prefix: this.prefix });
     this.catalogue = this.options.catalogue ?? new RedisModelCatalogue(this.redis, this.prefix);
     this.queues = new LaneQueues(this.redis, this.prefix);
+    this.featureCounter = this.options.countRequestFeatures ? new RequestFeatureCounter(this.redis, this.prefix, this.options.now) : undefined;
   }
 
   /** Routes without enqueueing, with the policy the next job would get (what `fleet policy explain` prints). */
@@ -110,6 +114,9 @@ export class Producer {
     await this.withRedis('reading the active policy', async () => this.policy.start?.(), true);
     const sourceSize = await this.sourceSize(request);
     const decision = this.policy.current().evaluate(request, { sourceSize });
+    // Counted before the checks below: drift is about the traffic offered, refusals included.
+    this.featureCounter?.count(driftBinsOf(decision));
+    assertTextDrawable(request, decision);
     const { lane, model } = decision;
     const served = (await this.catalogue.current()).models[model];
     if (served !== undefined) checkRequestAgainstModel(request, lane, served, sourceSize);

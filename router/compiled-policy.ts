@@ -79,5 +79,7 @@ function matches(when: PolicyWhen, f: RequestFeatures): boolean {
   if (when.typographicWords !== undefined && when.typographicWords !== f.typographicWords.length > 0) return false;
   if (when.hasSource !== undefined && when.hasSource !== f.hasSource) return false;
   if (when.scale && (f.scale === null || !(when.scale as readonly number[]).includes(f.scale))) return false;
+  if (when.script && !f.textScripts.some((s) => when.script!.includes(s))) return false;
+  if (when.promptScript && !f.promptScripts.some((s) => when.promptScript!.includes(s))) return false;
   return true;
 }

@@ -12,3 +12,8 @@ export { diffPolicies, describeRule, type PolicyChange } from './policy-diff.js'
 export { comparePolicies, type PolicyImpact } from './policy-impact.js';
 export { checkPolicyAgainstCatalogue, type PolicyTargetProblem } from './policy-catalogue-check.js';
 export type { RouteContext } from './request-features.js';
+export { WRITING_SYSTEMS, writingSystemsOf, countWritingSystems, hasPictograph, type WritingSystem } from './writing-system.js';
+export { drawnText } from './request-features.js';
+export { DRIFT_FEATURES, driftBinsOf, emptyDriftCounts, addDriftBins, driftTotal, type DriftFeature, type DriftBins, type DriftCounts } from './drift-features.js';
+export { populationStability, stabilityVerdict, PSI_THRESHOLDS, PSI_EMPTY_BIN_SHARE, type StabilityVerdict } from './population-stability.js';
+export { compareDrift, type FeatureDrift } from './drift-report.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INTENTS, LANES, TIERS } from '../contract/index.js';
+import { WRITING_SYSTEMS } from './writing-system.js';
 
 /**
  * The routing policy: an ordered list of rules; the first rule whose `when` holds places the job.
@@ -40,6 +41,13 @@ export const whenSchema = z.strictObject({
   hasSource: z.boolean().optional(),
   /** The upscale factor (the request's, else 2) is one of these. */
   scale: z.array(z.union([z.literal(2), z.literal(4)])).min(1).optional(),
+  /**
+   * The text to draw (the `text` field, else the prompt's quoted text) has letters of one of these writing systems
+   * (`latin`, `cyrillic`, `greek`, `arabic`, `hebrew`, `cjk`, `other`): a rule for text no shipped font covers.
+   */
+  script: z.array(z.enum(WRITING_SYSTEMS)).min(1).optional(),
+  /** The prompt has letters of one of these writing systems. */
+  promptScript: z.array(z.enum(WRITING_SYSTEMS)).min(1).optional(),
 });
 export type PolicyWhen = z.infer<typeof whenSchema>;
 

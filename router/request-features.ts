@@ -1,4 +1,5 @@
 import { effectiveOutputSize, effectiveScale, extractQuotedText, type GenerateRequest, type Intent, type Lane, type Tier } from '../contract/index.js';
+import { hasPictograph, writingSystemsOf, type WritingSystem } from './writing-system.js';
 
 /** What routing looks at. `fleet policy explain` prints these beside the decision. */
 export interface RequestFeatures {
@@ -18,6 +19,19 @@ export interface RequestFeatures {
   hasSource: boolean;
   /** The upscale factor, the default (2) when the request gives none; null when it is not an upscale. */
   scale: number | null;
+  /** Length of the prompt in code points. */
+  promptChars: number;
+  /** The writing systems of the prompt's letters, most used first (`writingSystemsOf`); empty without letters. */
+  promptScripts: WritingSystem[];
+  /**
+   * The text the typography lane would draw: the `text` field's content, else the prompt's quoted spans, one per
+   * line (`drawnText`); null when there is none.
+   */
+  text: string | null;
+  /** The writing systems of `text`, most used first; empty without text or without letters in it. */
+  textScripts: WritingSystem[];
+  /** The prompt or the text holds an emoji or another pictograph (Unicode Extended_Pictographic). */
+  hasEmoji: boolean;
 }
 
 /** What routing knows besides the request: an upscale source's dimensions, read from the store. */
@@ -28,6 +42,25 @@ export interface RouteContext {
 /** The first quoted text in the prompt (see `extractQuotedText` for what counts as a quote), or null. */
 export function findQuotedText(prompt: string): string | null {
   return extractQuotedText(prompt)[0] ?? null;
+}
+
+/**
+ * The text a typography render draws: the request's `text` content, else its prompt's quoted spans one per line
+ * (the typography lane's own reading of a request), else null.
+ */
+export function drawnText(request: Pick<GenerateRequest, 'prompt' | 'text'>, quoted: readonly string[] = extractQuotedText(request.prompt)): string | null {
+  if (request.text !== undefined) return request.text.content;
+  return quoted.length === 0 ? null : quoted.join('\n');
+}
+
+/** Code points in `text` (UTF-16 length less one per surrogate pair). */
+function codePointLength(text: string): number {
+  let pairs = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) pairs++;
+  }
+  return text.length - pairs;
 }
 
 /** A matcher for whole words or phrases (any case, any run of spaces between the words of a phrase). */
@@ -52,14 +85,21 @@ export function megapixelsOn(request: GenerateRequest, lane: Lane, context: Rout
 /** The request's features; `megapixels` is for `lane` (the one the request is placed on, once known). */
 export function extractFeatures(request: GenerateRequest, wordMatcher: RegExp | null, lane: Lane = request.intent === 'upscale' ? 'upscale' : 'flash', context: RouteContext = {}): RequestFeatures {
   const words = wordMatcher === null ? [] : [...request.prompt.matchAll(wordMatcher)].map((m) => m[0].toLowerCase().replace(/\s+/g, ' '));
+  const quoted = extractQuotedText(request.prompt);
+  const text = drawnText(request, quoted);
   return {
     intent: request.intent,
     tier: request.account.tier,
     megapixels: megapixelsOn(request, lane, context),
     hasText: request.text !== undefined,
-    quotedText: findQuotedText(request.prompt),
+    quotedText: quoted[0] ?? null,
     typographicWords: words,
     hasSource: request.source !== undefined,
     scale: effectiveScale(request),
+    promptChars: codePointLength(request.prompt),
+    promptScripts: writingSystemsOf(request.prompt),
+    text,
+    textScripts: text === null ? [] : writingSystemsOf(text),
+    hasEmoji: hasPictograph(request.prompt) || (text !== null && hasPictograph(text)),
   };
 }

@@ -3,8 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { ERROR_CODES, FleetError, LANES, parseGenerateRequest, type ErrorCode } from '../../contract/index.js';
+import { charactersOutsideTypographyFonts, ERROR_CODES, FleetError, LANES, parseGenerateRequest, type ErrorCode } from '../../contract/index.js';
 import { MAX_BODY_BYTES } from '../../producer/index.js';
+import { drawnText } from '../../router/index.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { brokenJsonText, invalidRequest, notAnObject, validRequest } from '../helpers/request-arbitraries.js';
 import { cleanupPrefix, countAllJobs, REDIS_URL, testPrefix } from '../helpers/redis.js';
@@ -175,12 +176,21 @@ describe('fuzzing enqueue() and POST /generate with hostile payloads', () => {
     // Still up and still accepting: the same doors take valid requests afterwards.
     assert.equal((await ingress.get('/healthz')).status, 200);
     const valid = fc.sample(validRequest, { numRuns: 20, seed: SEED });
+    const accepted: typeof valid = [];
     for (const request of valid) {
       const response = await ingress.post('/generate', JSON.stringify(request));
-      assert.equal(response.status, 202, await response.text());
+      const body = await response.text();
+      // A valid request whose text to draw has characters no typography font covers is refused by design.
+      if (response.status === 422 && JSON.parse(body).error.code === 'E_FONT_COVERAGE') {
+        assert.notDeepEqual(charactersOutsideTypographyFonts(drawnText(parseGenerateRequest(request)) ?? ''), [], body);
+        continue;
+      }
+      assert.equal(response.status, 202, body);
+      accepted.push(request);
     }
-    for (const request of valid.slice(0, 5)) await ingress.producer.enqueue({ ...request, idempotencyKey: undefined });
+    assert.ok(accepted.length >= 5, `${accepted.length} of 20 accepted`);
+    for (const request of accepted.slice(0, 5)) await ingress.producer.enqueue({ ...request, idempotencyKey: undefined });
     const enqueued = (await countAllJobs(queues)).reduce((a, b) => a + b, 0);
-    assert.equal(enqueued, 25);
+    assert.equal(enqueued, accepted.length + 5);
   });
 });
