@@ -15,3 +15,4 @@ export * from './model-catalogue.js';
 export * from './output-size.js';
 export * from './source-images.js';
 export * from './redis-outage-log.js';
+export * from './model-stats.js';

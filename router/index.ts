@@ -12,3 +12,5 @@ export { diffPolicies, describeRule, type PolicyChange } from './policy-diff.js'
 export { comparePolicies, type PolicyImpact } from './policy-impact.js';
 export { checkPolicyAgainstCatalogue, type PolicyTargetProblem } from './policy-catalogue-check.js';
 export type { RouteContext } from './request-features.js';
+export { emptyModelCounts, figuresOf, subtractModelCounts, type ModelCounts, type ModelFigures } from './model-counts.js';
+export { readModelCounts } from './read-model-counts.js';
