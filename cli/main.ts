@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { errorCodeOf } from '../contract/index.js';
 import { CommandFailure, UsageError } from './common-options.js';
 import { boardCommand } from './commands/board-command.js';
+import { canaryCommand } from './commands/canary-command.js';
 import { drainCommand, resumeCommand } from './commands/drain-command.js';
 import { enqueueCommand } from './commands/enqueue-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
@@ -41,6 +42,7 @@ function buildProgram(): Command {
   modelsCommand(),
     policyCommand(),
     boardCommand(),
+    canaryCommand(),
   ]) {
     program.addCommand(command);
   }

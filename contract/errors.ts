@@ -77,6 +77,10 @@ export const ERROR_CODES = {
   E_URI_TOO_LONG: { httpStatus: 414, retryable: false },
   /** The ingress holds its maximum of open connections; retry shortly. HTTP 503. */
   E_TOO_MANY_CONNECTIONS: { httpStatus: 503, retryable: true },
+
+  // Safe model introduction (issue 20).
+  /** The lane already has a canary running or paused: abort or promote it before starting another. HTTP 409. */
+  E_CANARY_CONFLICT: { httpStatus: 409, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

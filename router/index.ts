@@ -12,5 +12,12 @@ export { diffPolicies, describeRule, type PolicyChange } from './policy-diff.js'
 export { comparePolicies, type PolicyImpact } from './policy-impact.js';
 export { checkPolicyAgainstCatalogue, type PolicyTargetProblem } from './policy-catalogue-check.js';
 export type { RouteContext } from './request-features.js';
-export { emptyModelCounts, figuresOf, subtractModelCounts, type ModelCounts, type ModelFigures } from './model-counts.js';
+export { emptyModelCounts, figuresOf, subtractModelCounts, type ModelCounts, type ModelFigures } from './model-figures.js';
 export { readModelCounts } from './read-model-counts.js';
+export { parseGates, evaluateGates, describeResult, DEFAULT_GATES, GATE_METRICS, type Gate, type GateResult, type GateVerdict } from './canary-gates.js';
+export { findBaselineRules, withCanaryShare, type CanaryTarget } from './canary-split.js';
+export { resolveCanaryPlan, CANARY_PLAN_DEFAULTS, CANARY_CONTROLLER_DEFAULTS, type CanaryPlanOptions, type CanaryControllerOptions } from './canary-options.js';
+export { CanaryStore, FINISHED_STATUSES, type CanaryState, type CanaryStatus, type CanaryCommand, type CanaryDecision, type CanaryEvidence } from './canary-store.js';
+export { CanaryController, type CanaryLaneControllerOptions } from './canary-controller.js';
+export { startCanary } from './start-canary.js';
+export { RedisLease } from './redis-lease.js';

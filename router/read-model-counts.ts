@@ -1,5 +1,5 @@
 import { MODEL_METRICS, minuteOf, modelHistogramKey, modelStatsKey, type RedisClient } from '../contract/index.js';
-import { addHistogramHash, addStatsHash, emptyModelCounts, type ModelCounts } from './model-counts.js';
+import { addHistogramHash, addStatsHash, emptyModelCounts, type ModelCounts } from './model-figures.js';
 
 /**
  * Sums a model's per-minute series on a lane over the minutes from `fromMs` to `toMs` (both included), in one
