@@ -3,6 +3,7 @@ import { errorCodeOf } from '../contract/index.js';
 import { CommandFailure, UsageError } from './common-options.js';
 import { boardCommand } from './commands/board-command.js';
 import { canaryCommand } from './commands/canary-command.js';
+import { experimentCommand } from './commands/experiment-command.js';
 import { drainCommand, resumeCommand } from './commands/drain-command.js';
 import { enqueueCommand } from './commands/enqueue-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
@@ -43,6 +44,7 @@ function buildProgram(): Command {
     policyCommand(),
     boardCommand(),
     canaryCommand(),
+    experimentCommand(),
   ]) {
     program.addCommand(command);
   }

@@ -1,4 +1,3 @@
-import { hostname, userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { createLogger, createMetricsRegistry, createRedisConnection, LANES, readConfig, readModelCatalogue, SECOND, HOUR, type Lane, type RedisClient } from '../../contract/index.js';
 import { CANARY_CONTROLLER_DEFAULTS, CANARY_PLAN_DEFAULTS, CanaryController, CanaryStore, FINISHED_STATUSES, startCanary, type CanaryCommand, type CanaryState } from '../../router/index.js';
@@ -9,20 +8,13 @@ import { CommandFailure, integerOption, withConnectionOptions, type ConnectionOp
 import { durationOption, formatDuration } from '../duration.js';
 import { parseLane, parseLaneList } from '../lane-argument.js';
 import { withRedis } from '../open-redis.js';
+import { operatorName } from '../operator-name.js';
 import { onShutdown } from '../shutdown.js';
 
 interface ControllerFlags {
   poll: number;
   lease: number;
   metricsPort?: number;
-}
-
-function person(): string {
-  try {
-    return `${userInfo().username}@${hostname()}`;
-  } catch {
-    return `unknown@${hostname()}`;
-  }
 }
 
 function withControllerOptions(command: Command): Command {
@@ -90,7 +82,7 @@ async function start(options: StartFlags): Promise<void> {
     if (!options.force && (served === undefined || !served.lanes.includes(options.lane))) {
       throw new CommandFailure(`model ${options.model} is not served on lane ${options.lane} by any worker (served: ${Object.keys(catalogue.models).sort().join(', ') || 'none'}); --force to start anyway`);
     }
-    return startCanary(redis, options.prefix, { lane: options.lane, model: options.model, ...(options.fromModel === undefined ? {} : { fromModel: options.fromModel }), steps: options.steps, intervalMs: options.interval, gates: options.gate, minSamples: options.minSamples }, person());
+    return startCanary(redis, options.prefix, { lane: options.lane, model: options.model, ...(options.fromModel === undefined ? {} : { fromModel: options.fromModel }), steps: options.steps, intervalMs: options.interval, gates: options.gate, minSamples: options.minSamples }, operatorName());
   });
   if (options.json && options.detach) console.log(JSON.stringify(state));
   else console.error(`fleet canary: ${state.id} recorded: ${state.plan.model} replacing ${state.plan.fromModel} on ${state.plan.lane} (rules ${state.ruleIds.join(', ')}), steps ${state.plan.steps.join(' → ')} %`);
@@ -118,7 +110,7 @@ async function command(name: CanaryCommand, options: ConnectionOptions & Control
     const store = new CanaryStore(redis, options.prefix);
     const current = await store.get(options.lane);
     if (current === null || FINISHED_STATUSES.includes(current.status)) throw new CommandFailure(`lane ${options.lane} has no canary running or paused${current === null ? '' : ` (the last, ${current.plan.model}, ${current.status})`}`);
-    await store.pushCommand(options.lane, name, person());
+    await store.pushCommand(options.lane, name, operatorName());
     const controller = new CanaryController({ redis, prefix: options.prefix, lane: options.lane, pollIntervalMs: options.poll, leaseMs: options.lease });
     const { ran, state } = await controller.tickIfFree();
     if (!ran) console.error(`fleet canary: a controller holds lane ${options.lane}: it takes the ${name} at its next reading (every ${formatDuration(options.poll)} or as it was started)`);
