@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createProducer, type Producer } from '../../producer/index.js';
-import { BUCKETS, canaryBucket, CanaryController, CanaryStore, CompiledPolicy, PolicyStore, startCanary, staticPolicySource, type CanaryState } from '../../router/index.js';
+import { BUCKETS, canaryBucket, CanaryController, CanaryStore, CompiledPolicy, figuresOf, PolicyStore, readModelCounts, startCanary, staticPolicySource, type CanaryState } from '../../router/index.js';
 import { writePoisonedCopy, writeSmallFlashModel } from '../helpers/canary-models.js';
 import { FLEET_BIN, waitUntil } from '../helpers/fleet-cli.js';
 import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
@@ -112,7 +112,11 @@ describe('canary controller: real models, real worker, real Redis', { concurrenc
     assert.match(rollback!.comment, /rolled back at 5 % \(step 1\/4\) to flash-base: errors<=5%: canary 0\.\d+ vs threshold 0\.05 .*FAILED/);
     const evidence = rollback!.evidence as { canary: { samples: number; errorRate: number; failedByCode: Record<string, number> }; baseline: { errorRate: number; samples: number }; gates: Array<{ gate: string; held: boolean | null }> };
     assert.ok(evidence.canary.samples >= 10, `decided over ${evidence.canary.samples} canary jobs`);
-    assert.ok(evidence.canary.errorRate >= 0.2 && evidence.canary.errorRate <= 0.4, `canary error rate ${evidence.canary.errorRate}`);
+    // Failed jobs end sooner than rendered ones, so the first window over-represents them; over all its traffic the
+    // model failed 3 jobs in 10.
+    assert.ok(evidence.canary.errorRate >= 0.2, `canary error rate ${evidence.canary.errorRate} when decided`);
+    const overall = figuresOf(await readModelCounts(redis, prefix, 'flash', 'flash-bad', started.createdAt, Date.now()));
+    assert.ok(overall.errorRate! >= 0.25 && overall.errorRate! <= 0.35, `flash-bad failed ${overall.failed} of ${overall.samples} jobs`);
     assert.ok((evidence.canary.failedByCode.E_INFERENCE ?? 0) > 0, 'failures by code: E_INFERENCE from onnxruntime');
     assert.equal(evidence.baseline.errorRate, 0, 'the baseline renders the same prompts');
     assert.equal(evidence.gates.find((g) => g.gate === 'errors<=5%')?.held, false);
@@ -168,5 +172,31 @@ describe('canary controller: real models, real worker, real Redis', { concurrenc
     const resumedStep = state.decisions[atKill.decisions.length]!;
     assert.equal(resumedStep.evidence?.window.fromMs, atKill.stepStartedAt, "the step after the restart was judged on the killed controller's window");
     assert.equal((await policies.versions()).length, versionsAtKill + (state.decisions.length - atKill.decisions.length), 'one policy version per decision after the restart');
+  });
+
+  test('people pause, resume, promote and abort: with no controller running the command takes effect at once', async () => {
+    await policies.apply({ name: 'canary-test', typographicWords: [], rules: [{ id: RULE, lane: 'flash', model: 'flash-base' }] }, { comment: 'test baseline' });
+    const controller = new CanaryController(controllerOptions);
+    const command = async (name: 'pause' | 'resume' | 'abort' | 'promote') => {
+      await canaries.pushCommand('flash', name, 'person@test');
+      return (await controller.tickIfFree()).state!;
+    };
+    await startCanary(redis, prefix, { ...plan, model: 'flash-good' }, 'test');
+    await assert.rejects(() => startCanary(redis, prefix, { ...plan, model: 'flash-bad' }, 'test'), { code: 'E_CANARY_CONFLICT' });
+    assert.equal((await controller.tickIfFree()).state!.step, 0, 'the first tick applies the first step');
+    assert.equal((await command('pause')).status, 'paused');
+    const resumed = await command('resume');
+    assert.equal(resumed.status, 'running');
+    const promoted = await command('promote');
+    assert.equal(promoted.status, 'promoted');
+    assert.deepEqual(promoted.decisions.map((d) => d.action), ['step', 'pause', 'resume', 'promote']);
+    assert.equal((await policies.active()).document.rules.find((r) => r.id === RULE)!.model, 'flash-good');
+
+    await startCanary(redis, prefix, { ...plan, model: 'flash-base' }, 'test');
+    await controller.tickIfFree();
+    const aborted = await command('abort');
+    assert.equal(aborted.status, 'aborted');
+    assert.equal((await policies.active()).document.rules.find((r) => r.id === RULE)!.model, 'flash-good', 'back on the baseline');
+    assert.match((await policies.history()).at(-1)!.comment, /aborted by person@test at 5 %, back to flash-good/);
   });
 });
