@@ -13,7 +13,7 @@ import { MODEL_CATALOG } from '../../scripts/onnx/model-catalog.js';
 const { onnx } = onnxProto;
 
 /** A flash-lane LCM export shaped as the shipped flash-v2 (SD 1.5-shaped, Optimum ≤ 1.23), with its own look, allowed from 64². */
-export function smallFlashSpec(weightSeed: number, costUnitsPerImage = 1): ExportSpec {
+export function smallFlashSpec(weightSeed: number, costUnitsPerImage = 1, lanes: string[] = ['flash']): ExportSpec {
   const shipped = MODEL_CATALOG.find((entry) => entry.name === 'flash-v2')!.spec;
   const look = shipped.target as DenoiserLook;
   return {
@@ -21,13 +21,13 @@ export function smallFlashSpec(weightSeed: number, costUnitsPerImage = 1): Expor
     target: { ...look, bandFrequency: 1 + (weightSeed % 7) / 5 },
     weightSeed,
     withVaeEncoder: false,
-    manifest: { schemaVersion: 1, lanes: ['flash'], sizes: { min: 64, max: 256, multipleOf: 64 }, defaultSteps: 1, maxSteps: 4, residentBytes: 1e6, activationBytesPerMegapixel: 1e6, costUnitsPerImage },
+    manifest: { schemaVersion: 1, lanes, sizes: { min: 64, max: 256, multipleOf: 64 }, defaultSteps: 1, maxSteps: 4, residentBytes: 1e6, activationBytesPerMegapixel: 1e6, costUnitsPerImage },
   };
 }
 
-export async function writeSmallFlashModel(modelsDir: string, name: string, weightSeed: number, costUnitsPerImage = 1): Promise<string> {
+export async function writeSmallFlashModel(modelsDir: string, name: string, weightSeed: number, costUnitsPerImage = 1, lanes: string[] = ['flash']): Promise<string> {
   const dir = join(modelsDir, name);
-  await writeExport(smallFlashSpec(weightSeed, costUnitsPerImage), dir);
+  await writeExport(smallFlashSpec(weightSeed, costUnitsPerImage, lanes), dir);
   return dir;
 }
 

@@ -102,4 +102,24 @@ describe('fleet experiment: two real models, ten prompts, on the real fleet', { 
       await queues.close();
     }
   });
+
+  test("prompts with text: the typography lane's OCR report gives each model its CER and pass rate", async () => {
+    await writeSmallFlashModel(join(dir, 'models'), 'type-a', 31, 4, ['typography']);
+    await writeSmallFlashModel(join(dir, 'models'), 'type-b', 33, 4, ['typography']);
+    const typography = await startTestWorker(prefix, { modelsDir: join(dir, 'models'), lanes: ['typography'], store });
+    try {
+      const inputs = [{ prompt: 'a sale poster', text: { content: 'SALE' }, width: 256, height: 128 }, { prompt: 'a shop sign', text: { content: 'OPEN' }, width: 256, height: 128 }];
+      const record = await runExperiment({ redis, prefix, store, lane: 'typography', models: ['type-a', 'type-b'], inputs, seeds: [1], by: 'test' });
+      for (const model of record.models) {
+        const s = record.summary[model]!;
+        assert.equal(s.text.checked, 2, `${model}: both prompts OCR-checked`);
+        assert.ok(s.text.meanCer !== null && s.text.meanCer >= 0 && s.text.meanCer <= 1);
+        assert.ok(s.text.passRate !== null);
+      }
+      assert.ok(record.cells.every((c) => c.text !== undefined && c.text.expected === (c.input === 0 ? 'SALE' : 'OPEN')));
+      assert.match((await readFile((await writeExperimentReport(record, store, join(dir, 'typography'))).markdown, 'utf8')), /\| type-a \| 2 \| 0 \|.*\| 2 \| [\d.]+ \| [\d.]+ % \|/);
+    } finally {
+      await typography.stop();
+    }
+  });
 });
