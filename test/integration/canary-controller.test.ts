@@ -156,10 +156,11 @@ describe('canary controller: real models, real worker, real Redis', { concurrenc
     const first = runController();
     // The CLI takes seconds to start on a busy machine: traffic goes on meanwhile (the baseline takes it all).
     await trafficUntil(async () => ((await canaries.get('flash'))?.step ?? -1) >= 1, `second step (controller stderr: ${childErrors})`, 200);
-    const atKill = (await canaries.get('flash'))!;
     assert.ok(await redis.get(canaries.key('flash', 'lock')), 'the first controller holds the lease');
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
+    const atKill = (await canaries.get('flash'))!;
+    assert.equal(atKill.status, 'running', 'killed mid-canary');
     const versionsAtKill = (await policies.versions()).length;
 
     const second = runController();
