@@ -2,9 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { errorCodeOf } from '../contract/index.js';
 import { CommandFailure, UsageError } from './common-options.js';
 import { boardCommand } from './commands/board-command.js';
+import { canaryCommand } from './commands/canary-command.js';
 import { drainCommand, resumeCommand } from './commands/drain-command.js';
 import { driftCommand } from './commands/drift-command.js';
 import { enqueueCommand } from './commands/enqueue-command.js';
+import { experimentCommand } from './commands/experiment-command.js';
 import { ingressCommand } from './commands/ingress-command.js';
 import { jobsCommand } from './commands/jobs-command.js';
 import { modelsCommand } from './commands/models-command.js';
@@ -44,6 +46,8 @@ function buildProgram(): Command {
     policyCommand(),
     boardCommand(),
     driftCommand(),
+    canaryCommand(),
+    experimentCommand(),
   ]) {
     program.addCommand(command);
   }

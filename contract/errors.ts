@@ -87,6 +87,8 @@ export const ERROR_CODES = {
    * empty boxes); `details.characters` lists them. Nothing was enqueued. HTTP 422.
    */
   E_FONT_COVERAGE: { httpStatus: 422, retryable: false },
+  /** The lane already has a canary running or paused: abort or promote it before starting another. HTTP 409. */
+  E_CANARY_CONFLICT: { httpStatus: 409, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

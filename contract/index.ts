@@ -17,3 +17,4 @@ export * from './source-images.js';
 export * from './redis-outage-log.js';
 export * from './option-checks.js';
 export * from './font-coverage.js';
+export * from './model-stats.js';

@@ -35,6 +35,8 @@ import { withTimeout } from './with-timeout.js';
 
 /** Priority follows tier: BullMQ takes lower numbers first. */
 const TIER_PRIORITY = { enterprise: 1, pro: 2, free: 3 } as const;
+/** BullMQ's largest priority (2^21 - 1): a background job waits behind every production job of every tier. */
+const BACKGROUND_PRIORITY = 2 ** 21 - 1;
 
 /** How long a "never enqueued" verdict on an unknown outcome stays readable (as long as completed jobs, at most). */
 const VERDICT_TTL_SECONDS = 24 * 3600;
@@ -60,6 +62,11 @@ export interface EnqueueOptions {
   submittedBy?: string;
   /** Called with the validated request before anything else: throws to refuse it (a token's scopes). */
   authorize?: (request: GenerateRequest) => void;
+  /**
+   * Enqueue at the lowest priority, behind every production job of every tier (`fleet experiment`): workers take
+   * it only when no production job waits in its lane. @default false (priority by tier)
+   */
+  background?: boolean;
 }
 
 /** How `enqueueReplay` records a replay (the whole replay run, claims included, is `replayJobs`). */
@@ -142,7 +149,7 @@ export class Producer {
     }
     // The id is chosen before the add, so an add Redis does not answer can still be confirmed (or named) by it.
     const id = jobId ?? makeJobId(lane, randomUUID());
-    await this.admitAndAdd(data, id);
+    await this.admitAndAdd(data, id, options.background === true);
     return { id, lane, model, policy, duplicate: false };
   }
 
@@ -254,7 +261,7 @@ export class Producer {
    * does not answer is confirmed by the job's id once it does (`confirmAdd`), so no caller is told "not enqueued"
    * for a job that is in Redis.
    */
-  private async admitAndAdd(data: JobData, jobId: string): Promise<void> {
+  private async admitAndAdd(data: JobData, jobId: string, background = false): Promise<void> {
     const queue = this.queues.queue(data.lane);
     const max = this.options.maxWaiting[data.lane];
     const admission = await this.withRedis('checking the lane depth', () => admitJob(this.redis, queue, jobId, max), true);
@@ -262,7 +269,7 @@ export class Producer {
     try {
       await queue.add(data.model, data, {
         jobId,
-        priority: TIER_PRIORITY[data.request.account.tier],
+        priority: background ? BACKGROUND_PRIORITY : TIER_PRIORITY[data.request.account.tier],
         attempts: this.options.attempts,
         backoff: { type: 'exponential', delay: this.options.backoffMs },
         removeOnComplete: { age: this.options.keepCompletedSeconds },

@@ -14,6 +14,8 @@ export interface PolicyVersion {
   /** Epoch ms. */
   createdAt: number;
   comment: string;
+  /** The figures a change was decided on (the canary controller's gates), when it gave them. */
+  evidence?: Record<string, unknown>;
 }
 
 /** One change of the active version. */
@@ -25,6 +27,8 @@ export interface PolicyActivation {
   author: string;
   at: number;
   comment: string;
+  /** As `PolicyVersion.evidence`. */
+  evidence?: Record<string, unknown>;
 }
 
 export interface PolicyChangeOptions {
@@ -32,6 +36,8 @@ export interface PolicyChangeOptions {
   author?: string;
   /** @default '' */
   comment?: string;
+  /** Figures the change was decided on, kept with the version and its activation. @default none */
+  evidence?: Record<string, unknown>;
 }
 
 /**
@@ -128,8 +134,9 @@ export class PolicyStore {
   }
 
   private async store(document: PolicyDocument, action: 'apply' | 'seed', options: PolicyChangeOptions): Promise<PolicyVersion> {
-    const record = { document, author: options.author ?? defaultAuthor(), createdAt: this.now(), comment: options.comment ?? '' };
-    const template = { action, author: record.author, at: record.createdAt, comment: record.comment };
+    const evidence = options.evidence === undefined ? {} : { evidence: options.evidence };
+    const record = { document, author: options.author ?? defaultAuthor(), createdAt: this.now(), comment: options.comment ?? '', ...evidence };
+    const template = { action, author: record.author, at: record.createdAt, comment: record.comment, ...evidence };
     const activation = JSON.parse(await this.activate(action, JSON.stringify(record), JSON.stringify(template), '')) as PolicyActivation;
     return { version: activation.version, ...record };
   }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LANES } from '../../contract/index.js';
+import { createMetricsRegistry, LANES } from '../../contract/index.js';
+import { CanaryMetrics } from '../../cli/canary-metrics.js';
 import type { Producer } from '../../producer/index.js';
 import { LANE_BATCHING_DEFAULTS } from '../../workers/index.js';
 import { startTestIngress } from '../helpers/ingress.js';
@@ -82,7 +83,10 @@ describe('ops/: the Grafana dashboard and Prometheus alerts use only metrics a r
     await ingress.post('/generate', { prompt: '' });
     const workerText = await fleet.registry.metrics();
     const ingressText = await (await ingress.get('/metrics')).text();
-    exposed = new Map([...exposedFamilies(workerText), ...exposedFamilies(ingressText)]);
+    // The canary controller's own series (`fleet canary run --metrics-port`).
+    const canaryRegistry = createMetricsRegistry({ role: 'canary' });
+    new CanaryMetrics(canaryRegistry).watch({ plan: { lane: 'flash', model: 'flash-v2', steps: [5, 100] }, step: 0 } as Parameters<CanaryMetrics['watch']>[0]);
+    exposed = new Map([...exposedFamilies(workerText), ...exposedFamilies(ingressText), ...exposedFamilies(await canaryRegistry.metrics())]);
   });
   after(async () => {
     await producer.close();

@@ -250,6 +250,7 @@ export class LaneConsumer {
     perModel.completed.inc();
     perModel.costUnits.inc(result.costUnits ?? 0);
     recorder.observeJob(lane, t);
+    recorder.observeModelJob(job.data, result);
     // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
     // because a child logger per job costs more than the line.
     if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
@@ -291,6 +292,7 @@ export class LaneConsumer {
     const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     this.options.metrics.failed.inc({ lane: this.lane, model: job.data.model, code });
     if (final) this.options.recorder.count(this.lane, 'failed');
+    if (final) this.options.recorder.countModelFailure(job.data, code);
     log[final ? 'error' : 'warn']({ code, err: error, attempt: job.attemptsMade + 1, final }, message);
     const reason = formatFailedReason(code, message);
     return retryable ? new Error(reason) : new UnrecoverableError(reason);

@@ -5,6 +5,14 @@ import {
   LATENCY_BUCKET_BOUNDS_MS,
   laneStatsKey,
   minuteOf,
+  modelHistogramKey,
+  modelStatsKey,
+  countsInModelSeries,
+  failedByCodeField,
+  MODEL_METRICS,
+  type ErrorCode,
+  type JobData,
+  type JobResult,
   type LatencyMetric,
   type RedisClient,
   type StageTimings,
@@ -23,20 +31,23 @@ const TIMING_OF: ReadonlyArray<readonly [LatencyMetric, keyof StageTimings]> = [
   ['endToEnd', 'endToEndMs'],
 ];
 
-/** One lane's counts for one minute: bucket counts per metric (index as in LATENCY_BUCKET_BOUNDS_MS), counters. */
+/** One series' counts for one minute: bucket counts per metric (index as in LATENCY_BUCKET_BOUNDS_MS), counters. */
 interface LaneMinute {
   buckets: Map<LatencyMetric, number[]>;
-  counters: Map<LaneCounterField, number>;
+  counters: Map<string, number>;
+  /** Where this series' histograms and counters live (a lane's, or a model's on a lane). */
+  histogramKey: (metric: LatencyMetric, minute: number) => string;
+  statsKey: (minute: number) => string;
 }
 
 /**
- * Collects latencies and per-lane counts in memory and adds them to the per-minute Redis histograms
+ * Collects latencies and per-lane (and per-model: `observeModelJob`) counts in memory and adds them to the per-minute Redis histograms
  * every `flushIntervalMs` in one pipeline (a few commands a second, whatever the job rate). Counting costs
  * an array increment per observation: keys are built only when flushing. While Redis is away the counts wait
  * in memory (a few hundred numbers per lane and minute) and go out with the next flush that works.
  */
 export class LatencyRecorder {
-  /** minute → lane → counts */
+  /** minute → series (a lane, or lane NUL model) → counts */
   private pending = new Map<number, Map<string, LaneMinute>>();
   /** Keys whose EXPIRE failed: set again with the next flush, so no histogram outlives its TTL. */
   private unexpired = new Set<string>();
@@ -72,6 +83,34 @@ export class LatencyRecorder {
   }
 
   /**
+   * A completed job in its model's series (see contract/model-stats.ts): end-to-end and inference latency, cost
+   * units, the OCR check. Experiment jobs are left out (`countsInModelSeries`).
+   */
+  observeModelJob(data: Pick<JobData, 'lane' | 'model' | 'policy'>, result: Pick<JobResult, 'timings' | 'costUnits' | 'text'>): void {
+    if (!countsInModelSeries(data)) return;
+    const counts = this.modelMinute(minuteOf(this.now()), data.lane, data.model);
+    for (const metric of MODEL_METRICS) {
+      const ms = result.timings[`${metric}Ms`];
+      if (ms !== undefined) this.addBucket(counts, metric, bucketIndexOf(ms), 1);
+    }
+    this.addCounter(counts, 'completed', 1);
+    if (result.costUnits !== undefined) this.addCounter(counts, 'costMilliUnits', Math.round(result.costUnits * 1000));
+    if (result.text !== undefined && 'cer' in result.text) {
+      this.addCounter(counts, 'textChecked', 1);
+      if (result.text.passed) this.addCounter(counts, 'textPassed', 1);
+      this.addCounter(counts, 'textCerMilli', Math.round(result.text.cer * 1000));
+    }
+  }
+
+  /** A job that failed for good, in its model's series, by code. */
+  countModelFailure(data: Pick<JobData, 'lane' | 'model' | 'policy'>, code: ErrorCode): void {
+    if (!countsInModelSeries(data)) return;
+    const counts = this.modelMinute(minuteOf(this.now()), data.lane, data.model);
+    this.addCounter(counts, 'failed', 1);
+    this.addCounter(counts, failedByCodeField(code), 1);
+  }
+
+  /**
    * Sends what was counted since the last flush. A command that fails has its counts put back for the next
    * flush; what Redis applied is not sent again. (If the connection drops after Redis applied some commands
    * but before their replies came, those are sent twice: counts may run high after an outage, never low.)
@@ -90,22 +129,23 @@ export class LatencyRecorder {
       adds.push(() => this.unexpired.add(key));
     };
     for (const key of unexpired) expire(key);
-    for (const [minute, lanes] of batch) {
-      for (const [lane, counts] of lanes) {
+    for (const [minute, series] of batch) {
+      for (const [id, counts] of series) {
+        const again = () => this.seriesMinute(minute, id, counts);
         for (const [metric, buckets] of counts.buckets) {
-          const key = histogramKey(this.prefix, lane, metric, minute);
+          const key = counts.histogramKey(metric, minute);
           buckets.forEach((n, index) => {
             if (n === 0) return;
             pipeline.hincrby(key, String(index), n);
-            adds.push(() => this.addBucket(this.laneMinute(minute, lane), metric, index, n));
+            adds.push(() => this.addBucket(again(), metric, index, n));
           });
           expire(key);
         }
         if (counts.counters.size > 0) {
-          const key = laneStatsKey(this.prefix, lane, minute);
+          const key = counts.statsKey(minute);
           for (const [field, n] of counts.counters) {
             pipeline.hincrby(key, field, n);
-            adds.push(() => this.addCounter(this.laneMinute(minute, lane), field, n));
+            adds.push(() => this.addCounter(again(), field, n));
           }
           expire(key);
         }
@@ -136,14 +176,29 @@ export class LatencyRecorder {
   }
 
   private laneMinute(minute: number, lane: string): LaneMinute {
-    let lanes = this.pending.get(minute);
-    if (lanes === undefined) this.pending.set(minute, (lanes = new Map()));
-    let counts = lanes.get(lane);
-    if (counts === undefined) lanes.set(lane, (counts = { buckets: new Map(), counters: new Map() }));
+    return this.seriesMinute(minute, lane, {
+      histogramKey: (metric, m) => histogramKey(this.prefix, lane, metric, m),
+      statsKey: (m) => laneStatsKey(this.prefix, lane, m),
+    });
+  }
+
+  private modelMinute(minute: number, lane: string, model: string): LaneMinute {
+    return this.seriesMinute(minute, `${lane}\u0000${model}`, {
+      histogramKey: (metric, m) => modelHistogramKey(this.prefix, lane, model, metric as (typeof MODEL_METRICS)[number], m),
+      statsKey: (m) => modelStatsKey(this.prefix, lane, model, m),
+    });
+  }
+
+  /** The pending counts of one series (`id`: a lane, or lane NUL model) in one minute. */
+  private seriesMinute(minute: number, id: string, keys: Pick<LaneMinute, 'histogramKey' | 'statsKey'>): LaneMinute {
+    let series = this.pending.get(minute);
+    if (series === undefined) this.pending.set(minute, (series = new Map()));
+    let counts = series.get(id);
+    if (counts === undefined) series.set(id, (counts = { buckets: new Map(), counters: new Map(), histogramKey: keys.histogramKey, statsKey: keys.statsKey }));
     return counts;
   }
 
-  private addCounter(counts: LaneMinute, field: LaneCounterField, n: number): void {
+  private addCounter(counts: LaneMinute, field: string, n: number): void {
     counts.counters.set(field, (counts.counters.get(field) ?? 0) + n);
   }
 
