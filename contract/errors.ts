@@ -82,6 +82,12 @@ export const ERROR_CODES = {
    * first such death took its batch with it, it killed its process again. Not retried. HTTP 500.
    */
   E_WORKER_CRASH: { httpStatus: 500, retryable: false },
+  /**
+   * The typography fonts do not resolve in this worker (text drawn with them does not read back: boxes or another
+   * font); a worker refuses to start with it, and a job fails with it instead of E_TEXT_CHECK. Retryable: it is
+   * the worker's fault, not the job's, and another worker may draw it. HTTP 500.
+   */
+  E_FONT: { httpStatus: 500, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -214,6 +214,8 @@ export class LaneConsumer {
         throw new WaitingError();
       }
       throw this.failure(job, error, log);
+    } finally {
+      this.options.isolation.release(job.id!);
     }
   }
 
