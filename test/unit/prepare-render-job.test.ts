@@ -6,7 +6,7 @@ import { prepareRenderJob } from '../../workers/consumer/prepare-render-job.js';
 
 const diffusion = { kind: 'diffusion', name: 'flash-v1', sizes: { min: 256, max: 768, multipleOf: 64 }, defaultSteps: 4, maxSteps: 8, guidanceScale: 1 } as unknown as DiffusionModel;
 const upscaler = { kind: 'upscale', name: 'upscale-x2', sizes: { min: 16, max: 1024, multipleOf: 1 }, tile: { sizePx: 128 } } as unknown as UpscaleModel;
-const data = (fields: Partial<JobData> & { request: Partial<JobData['request']> }) => ({ lane: 'flash', model: 'flash-v1', size: { width: 1000, height: 500 }, ...fields, request: { prompt: 'p', seed: 1, ...fields.request } }) as unknown as JobData;
+const data = (fields: Partial<Omit<JobData, 'request'>> & { request: Partial<JobData['request']> }) => ({ lane: 'flash', model: 'flash-v1', size: { width: 1000, height: 500 }, ...fields, request: { prompt: 'p', seed: 1, ...fields.request } }) as unknown as JobData;
 
 test('diffusion: the model renders an allowed size of the same aspect, the artifact keeps the requested size, steps default to the model', () => {
   const plan = prepareRenderJob(data({ request: {} }), 'flash.1', diffusion);
