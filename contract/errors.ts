@@ -89,6 +89,12 @@ export const ERROR_CODES = {
   E_FONT_COVERAGE: { httpStatus: 422, retryable: false },
   /** The lane already has a canary running or paused: abort or promote it before starting another. HTTP 409. */
   E_CANARY_CONFLICT: { httpStatus: 409, retryable: false },
+  /**
+   * The typography fonts do not resolve in this worker (text drawn with them does not read back: boxes or another
+   * font); a worker refuses to start with it, and a job fails with it instead of E_TEXT_CHECK. Retryable: it is
+   * the worker's fault, not the job's, and another worker may draw it. HTTP 500.
+   */
+  E_FONT: { httpStatus: 500, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,7 +10,7 @@ import { CrashIsolation } from './consumer/crash-isolation.js';
 import { LatencyRecorder } from './metrics/latency-recorder.js';
 import { ModelRepository } from './models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './consumer/render-job.js';
-import { TypographyTextStage } from './consumer/typography-text-stage.js';
+import { needsTextStage, TypographyTextStage } from './consumer/typography-text-stage.js';
 import { WorkerDevice } from './engine/worker-device.js';
 import { WorkerHeartbeat, type WorkerInfo } from './worker-heartbeat.js';
 import { describeServedModels, ModelCataloguePublisher } from './model-catalogue-publisher.js';
@@ -48,6 +48,7 @@ export class FleetWorker {
   private recorder: LatencyRecorder | undefined;
   private heartbeat: WorkerHeartbeat | undefined;
   private catalogue: ModelCataloguePublisher | undefined;
+  private isolation: CrashIsolation | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
   private budgetBytes: number | undefined;
   private outage: RedisOutageLog | undefined;
@@ -165,9 +166,13 @@ export class FleetWorker {
       ...options.overflowLanes.map((lane) => [lane, { ...options.batching[lane], maxBatchSize: 1, maxBatchesInFlight: 1, prefetchBatches: 0 }]),
     ]) as Record<Lane, (typeof options.batching)[Lane]>;
     const runner = this.runner;
+    const main = this.connect('fleet-worker');
+    const isolation = new CrashIsolation({ redis: main, prefix: options.prefix, workerId: options.workerId, logger: log, aliveTtlMs: options.lockDurationMs / 2 });
+    this.isolation = isolation;
     this.batcher = new MicroBatcher<RenderJob, InferenceOutput, Lane>({
       run: async (batch) => {
         const crashOn = options.testHookCrashOnPrompt;
+        isolation.holdBatch(batch.payloads.map((p) => p.job.id!));
         if (crashOn !== undefined && batch.payloads.some((p) => p.job.data.request.prompt.includes(crashOn))) process.kill(process.pid, 'SIGKILL');
         const outcomes = await runner.run(batch);
         // One info line per batch names its jobs (each job's own line is at debug): at a few hundred jobs a
@@ -189,11 +194,15 @@ export class FleetWorker {
     this.device.onMeasuredUse = (bytes) => batcher.observeDeviceUse(bytes);
     metrics.vramBudget.set(budgetBytes);
 
-    const main = this.connect('fleet-worker');
     this.recorder = new LatencyRecorder(main, options.prefix, Date.now, 1000, (error) => log.warn({ err: error }, 'latency histograms not written to Redis; kept for the next flush'));
     this.recorder.start();
-    const finisher = options.finisher ?? new JobFinisher(options.store, options.lanes.includes('typography') ? new TypographyTextStage(metrics) : undefined);
-    const isolation = new CrashIsolation({ redis: main, prefix: options.prefix, workerId: options.workerId, logger: log });
+    const textStage = options.finisher === undefined && needsTextStage([...options.lanes, ...options.overflowLanes]) ? new TypographyTextStage(metrics) : undefined;
+    if (textStage !== undefined) {
+      const fonts = await textStage.warm();
+      log.info({ fontConfigFile: fonts.fontConfigFile, probes: fonts.probes }, 'typography fonts resolve: the probe word read back in every family');
+      this.checkNotStopped();
+    }
+    const finisher = options.finisher ?? new JobFinisher(options.store, textStage);
     const ownLanesIdle = () => options.lanes.every((lane) => batcher.heldItems(lane) === 0);
     // Own work taken closes the overflow lanes at once, not at the next batcher event or depth poll.
     const recheckOverflow = () => {
@@ -237,6 +246,7 @@ export class FleetWorker {
     for (const drain of this.drains) drain.consumer.start();
     this.heartbeat.start();
     this.catalogue.start();
+    isolation.start();
     log.info(
       {
         lanes: options.lanes,
@@ -292,6 +302,7 @@ export class FleetWorker {
     await settlesWithin(this.recorder?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(this.heartbeat?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(this.catalogue?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
+    await settlesWithin(this.isolation?.stop() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(Promise.all(this.drains.map((d) => d.consumer.forceClose())), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(Promise.all(this.drains.map((d) => d.depthQueue.close())), LAST_WRITE_TIMEOUT_MS);
     await settlesWithin(this.runner?.close() ?? Promise.resolve(), LAST_WRITE_TIMEOUT_MS);

@@ -39,7 +39,7 @@ export function spawnWorkerProcess(options: { prefix: string; lanes: string; sto
     child,
     output: () => output,
     exited,
-    waitFor: (text, timeoutMs = 30_000) => waitUntil(`worker output ${JSON.stringify(text)}`, () => output.includes(text) || child.exitCode !== null, timeoutMs, 20).then(() => {
+    waitFor: (text, timeoutMs = 120_000) => waitUntil(`worker output ${JSON.stringify(text)}`, () => output.includes(text) || child.exitCode !== null, timeoutMs, 20).then(() => {
       if (!output.includes(text)) throw new Error(`the worker exited (${child.exitCode}) before printing ${JSON.stringify(text)}:\n${output.slice(-3000)}`);
     }),
     memory: () => {

@@ -2,14 +2,14 @@
 // 432 MB of RGB once decoded. The worker (a real `fleet worker` process) must refuse it from its header, so its
 // peak RSS (VmHWM) stays near where it was.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import sharp from 'sharp';
-import { createProducer, type Producer } from '../../producer/index.js';
 import { FileStore } from '../../workers/index.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { testPrefix } from '../helpers/redis.js';
+import { suiteProducer } from '../helpers/suite-producer.js';
 import { spawnWorkerProcess } from '../helpers/worker-process.js';
 
 const account = { id: 'acct-bomb', tier: 'pro' as const };
@@ -19,17 +19,7 @@ describe('a decompression bomb as an upscale source', { skip: process.platform =
   const prefix = testPrefix();
   const renders = mkdtempSync(join(tmpdir(), 'fleet-bomb-'));
   const store = new FileStore(renders);
-  let producer: Producer;
-
-  before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix });
-    await producer.ready();
-  });
-  after(async () => {
-    await producer.close();
-    await cleanupPrefix(prefix);
-    rmSync(renders, { recursive: true, force: true });
-  });
+  const producer = suiteProducer(prefix, {}, [renders]);
 
   test('fails E_VALIDATION from its header; the worker does not decode it, and serves the next source', async () => {
     const bomb = await sharp({ create: { width: 12_000, height: 12_000, channels: 3, background: '#3070c0' } }).png({ compressionLevel: 9 }).toBuffer();
@@ -40,12 +30,12 @@ describe('a decompression bomb as an upscale source', { skip: process.platform =
     try {
       await worker.waitFor('worker running');
       // A first upscale loads the model, so what follows measures the bomb and not the model's weights.
-      const warm = await producer.waitForResult((await producer.enqueue({ prompt: 'upscale', intent: 'upscale', scale: 2, source: { key: 'sources/small.png' }, account })).id, { timeoutMs: 60_000 });
+      const warm = await producer().waitForResult((await producer().enqueue({ prompt: 'upscale', intent: 'upscale', scale: 2, source: { key: 'sources/small.png' }, account })).id, { timeoutMs: 60_000 });
       assert.equal(warm.state, 'completed', JSON.stringify(warm.error));
       const before = worker.memory();
 
       const views = await Promise.all(
-        [0, 1, 2].map(async () => producer.waitForResult((await producer.enqueue({ prompt: 'upscale', intent: 'upscale', scale: 2, source: { key: 'sources/bomb.png' }, account })).id, { timeoutMs: 60_000 })),
+        [0, 1, 2].map(async () => producer().waitForResult((await producer().enqueue({ prompt: 'upscale', intent: 'upscale', scale: 2, source: { key: 'sources/bomb.png' }, account })).id, { timeoutMs: 60_000 })),
       );
       const afterBombs = worker.memory();
       for (const view of views) {
@@ -54,7 +44,7 @@ describe('a decompression bomb as an upscale source', { skip: process.platform =
         assert.match(view.error!.message, /12000x12000/);
         assert.equal(view.attempts, 1, 'not retried');
       }
-      const next = await producer.waitForResult((await producer.enqueue({ prompt: 'upscale', intent: 'upscale', scale: 2, source: { key: 'sources/small.png' }, account })).id, { timeoutMs: 60_000 });
+      const next = await producer().waitForResult((await producer().enqueue({ prompt: 'upscale', intent: 'upscale', scale: 2, source: { key: 'sources/small.png' }, account })).id, { timeoutMs: 60_000 });
       assert.equal(next.state, 'completed');
 
       const peakRiseBytes = afterBombs.peakRssBytes - before.peakRssBytes;

@@ -2,14 +2,14 @@
 // native crash or an OOM kill would), with real `fleet worker` processes on real Redis: its batch-mates complete,
 // it fails E_WORKER_CRASH, and it kills two workers (its batch, then alone), not four.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { laneQueueName, laneQueuePrefix } from '../../contract/index.js';
-import { createProducer, type Producer } from '../../producer/index.js';
-import { cleanupPrefix, REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { suiteProducer } from '../helpers/suite-producer.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 
 const account = { id: 'acct-crash', tier: 'pro' as const };
@@ -18,22 +18,12 @@ const MARKER = 'CRASH-THE-WORKER';
 describe('a job that kills its worker process', () => {
   const prefix = testPrefix();
   const renders = mkdtempSync(join(tmpdir(), 'fleet-crash-'));
-  let producer: Producer;
+  const producer = suiteProducer(prefix, { attempts: 3, backoffMs: 50 }, [renders]);
 
-  before(async () => {
-    producer = createProducer({ redis: REDIS_URL, prefix, attempts: 3, backoffMs: 50 });
-    await producer.ready();
-  });
-  after(async () => {
-    await producer.close();
-    await cleanupPrefix(prefix);
-    rmSync(renders, { recursive: true, force: true });
-  });
-
-  test('fails E_WORKER_CRASH after killing two workers; the batch-mates it took down with it complete', { timeout: 180_000 }, async () => {
+  test('fails E_WORKER_CRASH after killing two workers; the batch-mates it took down with it complete', { timeout: 400_000 }, async () => {
     // Enqueued before any worker runs, so the first worker takes them as one batch (flash batches 4).
-    const mates = await Promise.all(['a calm lake', 'a red bicycle', 'paper-cut skyline'].map((prompt, i) => producer.enqueue({ prompt, seed: i, account })));
-    const poison = await producer.enqueue({ prompt: `${MARKER} a lighthouse`, seed: 9, account });
+    const mates = await Promise.all(['a calm lake', 'a red bicycle', 'paper-cut skyline'].map((prompt, i) => producer().enqueue({ prompt, seed: i, account })));
+    const poison = await producer().enqueue({ prompt: `${MARKER} a lighthouse`, seed: 9, account });
 
     const workers: WorkerProcess[] = [];
     let deaths = 0;
@@ -51,7 +41,7 @@ describe('a job that kills its worker process', () => {
     };
     startWorker();
     try {
-      const views = await Promise.all([...mates, poison].map((r) => producer.waitForResult(r.id, { timeoutMs: 150_000 })));
+      const views = await Promise.all([...mates, poison].map((r) => producer().waitForResult(r.id, { timeoutMs: 360_000 })));
       settled = true;
       const poisonView = views.at(-1)!;
       // The first worker's last batch is the one its death took down (its "batch start" line is written before the run).

@@ -4,6 +4,7 @@ import { DEFAULT_EDIT_STRENGTH, effectiveOutputSize, effectiveStrength, parseGen
 import { MicroBatcher, FakeClock } from '../../batching/index.js';
 import { checkEditImages, checkRequestAgainstModel } from '../../producer/model-limits.js';
 import { batchKeyOf } from '../../workers/consumer/edit-job.js';
+import { prepareRenderJob } from '../../workers/consumer/prepare-render-job.js';
 import { compositeEdit, latentMask } from '../../workers/pipelines/edit-images.js';
 
 const account = { id: 'acct', tier: 'pro' as const };
@@ -71,11 +72,18 @@ describe('edit checks at the edge', () => {
 });
 
 describe('edit batching', () => {
-  it('keys edits apart from generations and by strength', () => {
+  it('keys edits apart from generations and by strength, as prepareRenderJob plans them', () => {
     const base = { steps: 4, guidanceScale: 1 };
-    assert.notEqual(batchKeyOf(base), batchKeyOf({ ...base, edit: { source: Buffer.alloc(0), strength: 0.5 } }));
-    assert.notEqual(batchKeyOf({ ...base, edit: { source: Buffer.alloc(0), strength: 0.5 } }), batchKeyOf({ ...base, edit: { source: Buffer.alloc(0), strength: 0.6 } }));
-    assert.equal(batchKeyOf({ ...base, edit: { source: Buffer.alloc(1), strength: 0.5 } }), batchKeyOf({ ...base, edit: { source: Buffer.alloc(2), mask: Buffer.alloc(0), strength: 0.5 } }));
+    assert.notEqual(batchKeyOf(base), batchKeyOf({ ...base, edit: { strength: 0.5 } }));
+    assert.notEqual(batchKeyOf({ ...base, edit: { strength: 0.5 } }), batchKeyOf({ ...base, edit: { strength: 0.6 } }));
+    const model = { kind: 'diffusion', name: 'm', defaultSteps: 4, maxSteps: 8, guidanceScale: 1, sizes: { widths: [512], heights: [512] } } as unknown as Parameters<typeof prepareRenderJob>[2];
+    const data = (request: Record<string, unknown>) => ({ request: { prompt: 'p', account: { id: 'a', tier: 'pro' }, ...request }, size: { width: 512, height: 512 } }) as unknown as Parameters<typeof prepareRenderJob>[0];
+    const withMask = prepareRenderJob(data({ intent: 'edit', source: { key: 's' }, mask: { key: 'm' } }), 'j1', model).batchKey;
+    const sameStrength = prepareRenderJob(data({ intent: 'edit', source: { key: 't' }, strength: 1 }), 'j2', model).batchKey;
+    const generation = prepareRenderJob(data({}), 'j3', model).batchKey;
+    assert.equal(withMask, sameStrength, 'a masked edit defaults to strength 1');
+    assert.notEqual(withMask, generation);
+    assert.equal(prepareRenderJob(data({ intent: 'edit', source: { key: 's' } }), 'j4', model).batchKey, batchKeyOf({ steps: 4, guidanceScale: 1, edit: { strength: 0.8 } }));
   });
 
   it('reserves activationScale times the activations (the encoder pass)', async () => {

@@ -15,19 +15,37 @@ export function aloneRunKey(prefix: string, jobId: string): string {
   return fleetKey(prefix, 'alone-run', jobId);
 }
 
+/** `<prefix>:batch-holders`: job id → the worker whose batch holds it, while it runs. */
+export function batchHoldersKey(prefix: string): string {
+  return fleetKey(prefix, 'batch-holders');
+}
+
+/** `<prefix>:alive:<worker id>`: present while that worker process lives. */
+export function workerAliveKey(prefix: string, workerId: string): string {
+  return fleetKey(prefix, 'alive', workerId);
+}
+
 export interface CrashIsolationOptions {
   /** A non-blocking connection (the worker's main one). */
   redis: RedisClient;
   prefix: string;
   workerId: string;
   logger: Logger;
+  /**
+   * How long this worker's liveness key lasts, ms; refreshed at a third of it. Half the job lock duration: a dead
+   * worker's key is gone by the time BullMQ finds its jobs' locks gone, so those jobs are known to have lost their
+   * process.
+   */
+  aliveTtlMs: number;
   now?: () => number;
 }
 
 /**
  * Finds the job that kills its worker process (a native crash or an OOM kill in onnxruntime or sharp), without
- * failing the jobs that shared its batch. A job that BullMQ moved back to the queue as stalled (its process died
- * holding it: `job.stalledCounter` > 0) is a suspect: it runs alone, with nothing else of this process running
+ * failing the jobs that shared its batch. Each batch records its jobs' worker in Redis, and each worker keeps a
+ * liveness key. A job that BullMQ moved back to the queue as stalled (`job.stalledCounter` > 0) whose batch's
+ * worker is no longer alive lost its process while it ran; a stall whose worker lives (a Redis outage let its locks
+ * lapse) is not a crash. Such a job is a suspect: it runs alone, with nothing else of this process running
  * beside it (see {@link RunAloneGate}), its batch of one, and a mark in Redis while it runs. A suspect whose mark
  * is still there when it comes back, from a run that its stall count shows it stalled in, killed its process while
  * it ran alone: it fails `E_WORKER_CRASH` at once instead of killing more workers. Its batch-mates stalled once
@@ -36,9 +54,40 @@ export interface CrashIsolationOptions {
 export class CrashIsolation {
   readonly gate = new RunAloneGate();
   private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly beat = (): void => {
+    const { redis, prefix, workerId, aliveTtlMs } = this.options;
+    void redis.set(workerAliveKey(prefix, workerId), String(this.now()), 'PX', aliveTtlMs).catch(() => {});
+  };
 
   constructor(private readonly options: CrashIsolationOptions) {
     this.now = options.now ?? Date.now;
+  }
+
+  /** Keeps this worker's liveness key, refreshed at a third of its TTL and as soon as Redis is back after an outage. */
+  start(): void {
+    this.beat();
+    this.timer = setInterval(this.beat, this.options.aliveTtlMs / 3);
+    this.timer.unref();
+    this.options.redis.on('ready', this.beat);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.options.redis.off('ready', this.beat);
+    await this.options.redis.del(workerAliveKey(this.options.prefix, this.options.workerId)).catch(() => {});
+  }
+
+  /** Records that this worker's batch now runs `jobIds` (before the batch runs; not awaited). */
+  holdBatch(jobIds: readonly string[]): void {
+    if (jobIds.length === 0) return;
+    const { redis, prefix, workerId } = this.options;
+    void redis.hset(batchHoldersKey(prefix), Object.fromEntries(jobIds.map((id) => [id, workerId]))).catch(() => {});
+  }
+
+  /** The job ended here (completed, failed or returned to the queue): no batch of this worker holds it. */
+  release(jobId: string): void {
+    void this.options.redis.hdel(batchHoldersKey(this.options.prefix), jobId).catch(() => {});
   }
 
   /**
@@ -46,7 +95,7 @@ export class CrashIsolation {
    * @throws FleetError E_WORKER_CRASH for a suspect that killed its process while it ran alone.
    */
   async run<T>(job: Job<JobData, JobResult>, render: (alone: boolean) => Promise<T>): Promise<T> {
-    if (job.stalledCounter === 0) return this.gate.runShared(() => render(false));
+    if (job.stalledCounter === 0 || !(await this.lostItsProcess(job.id!))) return this.gate.runShared(() => render(false));
     const { redis, prefix, workerId, logger } = this.options;
     const key = aloneRunKey(prefix, job.id!);
     const mark = await this.readMark(key);
@@ -70,6 +119,18 @@ export class CrashIsolation {
         await redis.del(key).catch(() => {});
       }
     });
+  }
+
+  /** Whether a batch held the job in a worker that is not alive now. Unknown (Redis away) counts as no. */
+  private async lostItsProcess(jobId: string): Promise<boolean> {
+    const { redis, prefix } = this.options;
+    try {
+      const holder = await redis.hget(batchHoldersKey(prefix), jobId);
+      if (holder === null) return (await redis.exists(aloneRunKey(prefix, jobId))) === 1;
+      return (await redis.exists(workerAliveKey(prefix, holder))) === 0;
+    } catch {
+      return false;
+    }
   }
 
   private async readMark(key: string): Promise<AloneRunMark | undefined> {

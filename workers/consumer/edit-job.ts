@@ -17,7 +17,7 @@ export const EDIT_ACTIVATION_SCALE = 1.5;
  * The batch compatibility key (model and size are the batcher's own): text-to-image batches by steps and guidance;
  * edits only with edits of the same strength, since a batch runs one schedule.
  */
-export function batchKeyOf(job: Pick<RenderJob, 'steps' | 'guidanceScale' | 'edit'>): string {
+export function batchKeyOf(job: { steps?: number; guidanceScale?: number; edit?: { strength: number } }): string {
   const base = `${job.steps}|${job.guidanceScale ?? ''}`;
   return job.edit === undefined ? base : `edit|${job.edit.strength}|${base}`;
 }

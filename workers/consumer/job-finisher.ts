@@ -44,7 +44,7 @@ export class JobFinisher implements Finisher {
     const { job, takenAt } = renderJob;
     const data = job.data;
     const postStarted = performance.now();
-    const target = data.size ?? { width: output.raw.width, height: output.raw.height };
+    const target = renderJob.output ?? { width: output.raw.width, height: output.raw.height };
     let image = await resizeRaw(output.raw, target.width, target.height);
     let text: JobResult['text'];
     if (data.lane === 'typography' && this.textStage !== undefined) {

@@ -7,7 +7,6 @@ import {
   formatFailedReason,
   laneQueueName,
   laneQueuePrefix,
-  ValidationError,
   type JobData,
   type JobResult,
   type Lane,
@@ -20,10 +19,9 @@ import type { Finisher } from './job-finisher.js';
 import type { LatencyRecorder } from '../metrics/latency-recorder.js';
 import type { ModelRepository } from '../models/model-repository.js';
 import type { InferenceOutput, RenderJob } from './render-job.js';
-import type { DiffusionModel, UpscaleModel } from '../models/model-description.js';
 import { readSourceImage } from './read-source-image.js';
-import { planRenderSize } from './render-size.js';
-import { batchKeyOf, EDIT_ACTIVATION_SCALE, prepareEdit } from './edit-job.js';
+import { EDIT_ACTIVATION_SCALE, prepareEdit } from './edit-job.js';
+import { prepareRenderJob } from './prepare-render-job.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
 import { SlidingMax } from './sliding-max.js';
 import type { CrashIsolation } from './crash-isolation.js';
@@ -215,6 +213,8 @@ export class LaneConsumer {
         throw new WaitingError();
       }
       throw this.failure(job, error, log);
+    } finally {
+      this.options.isolation.release(job.id!);
     }
   }
 
@@ -223,15 +223,15 @@ export class LaneConsumer {
     const { lane, recorder, logger } = this.options;
     const model = job.data.model;
     const description = await this.options.repository.describe(model);
-    const renderJob =
-      description.kind === 'upscale'
-        ? await this.prepareUpscale(job, takenAt, description)
-        : job.data.request.intent === 'edit'
-          ? await prepareEdit(this.prepare(job, takenAt, description), this.options.store, description)
-          : this.prepare(job, takenAt, description);
+    const { batchKey, ...plan } = prepareRenderJob(job.data, job.id!, description, alone);
+    // An upscale reads its source before the batch, so no I/O holds VRAM; tiles bound its memory whatever the size.
+    const source = description.kind === 'upscale' ? await readSourceImage(this.options.store, job.data.request.source!.key, description) : undefined;
+    const planned: RenderJob = { job, takenAt, ...plan, ...(source === undefined ? {} : { source }) };
+    // An edit reads its source and mask before the batch too; its render size follows the source's.
+    const renderJob = description.kind !== 'upscale' && job.data.request.intent === 'edit' ? await prepareEdit(planned, this.options.store, description) : planned;
     const output = await this.options.batcher.submit({
       lane,
-      key: alone ? `alone:${job.id}` : renderJob.source !== undefined ? `source:${job.id}` : batchKeyOf(renderJob),
+      key: batchKey,
       model,
       widthPx: renderJob.render.width,
       heightPx: renderJob.render.height,
@@ -264,23 +264,6 @@ export class LaneConsumer {
       this.perModel.set(model, (counters = { completed: this.options.metrics.completed.labels(labels), costUnits: this.options.metrics.costUnits.labels(labels) }));
     }
     return counters;
-  }
-
-  /** What can be checked before the batch: the model's step limit and the size it renders. */
-  private prepare(job: Job<JobData, JobResult>, takenAt: number, description: DiffusionModel): RenderJob {
-    const { request, size, model } = job.data;
-    const steps = request.steps ?? description.defaultSteps;
-    if (steps > description.maxSteps) throw new ValidationError(`model ${model} runs at most ${description.maxSteps} steps, got ${steps}`, 'steps');
-    const target = size ?? { width: 512, height: 512 };
-    return { job, takenAt, render: planRenderSize(description.sizes, target.width, target.height), steps, guidanceScale: description.guidanceScale };
-  }
-
-  /** An upscale reads its source before the batch, so no I/O holds VRAM; tiles bound its memory whatever the size. */
-  private async prepareUpscale(job: Job<JobData, JobResult>, takenAt: number, description: UpscaleModel): Promise<RenderJob> {
-    const { source } = job.data.request;
-    if (source === undefined) throw new ValidationError('upscale needs source.key', 'source');
-    const tileSizePx = description.tile.sizePx;
-    return { job, takenAt, render: { width: tileSizePx, height: tileSizePx }, source: await readSourceImage(this.options.store, source.key, description) };
   }
 
   /** Codes every failure; what retrying cannot fix becomes UnrecoverableError, so BullMQ fails it at once. */

@@ -9,6 +9,8 @@ export interface RenderJob {
   takenAt: number;
   /** What the model renders: a size it allows (post-processing resizes to the requested size). */
   render: { width: number; height: number };
+  /** The artifact's size (see `prepareRenderJob`); undefined: what the model gave. */
+  output: { width: number; height: number } | undefined;
   steps?: number;
   guidanceScale?: number;
   /** Upscale only: the source image's bytes, read before the batch so no I/O holds VRAM. */

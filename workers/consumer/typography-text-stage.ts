@@ -2,7 +2,8 @@ import type { Registry } from 'prom-client';
 import type { TextStage } from './job-finisher.js';
 import type { RawImage } from '../pipelines/index.js';
 import type { RenderJob } from './render-job.js';
-import { resolveTextSpec, TypographyRenderer, type TypographyRendererOptions } from '../typography/index.js';
+import type { Lane } from '../../contract/index.js';
+import { resolveTextSpec, TypographyRenderer, type FontProbe, type TypographyRendererOptions } from '../typography/index.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /**
@@ -32,9 +33,22 @@ export class TypographyTextStage implements TextStage {
     return { image: { pixels: rendered.raw.data, width: rendered.width, height: rendered.height, channels: 3 }, report };
   }
 
-  /** Loads the OCR models now instead of on the first job. */
-  async warm(): Promise<void> {
+  /**
+   * Loads the OCR models now instead of on the first job, and checks that the fonts resolve: a probe word drawn in
+   * every family reads back (see `TypographyRenderer.probeFonts`).
+   * @throws FleetError E_FONT when they do not
+   */
+  async warm(): Promise<{ fontConfigFile: string; probes: FontProbe[] }> {
     this.renderer ??= TypographyRenderer.create(this.options);
-    await this.renderer;
+    const renderer = await this.renderer;
+    return { fontConfigFile: renderer.fontConfigFile, probes: await renderer.probeFonts() };
   }
+}
+
+/**
+ * Whether a worker serving `lanes` (its own and its overflow lanes alike) needs the text stage: whatever serves the
+ * typography lane draws and checks its text, or it would store backgrounds without text and without a report.
+ */
+export function needsTextStage(lanes: readonly Lane[]): boolean {
+  return lanes.includes('typography');
 }

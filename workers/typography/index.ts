@@ -10,6 +10,7 @@ export { FontMetrics } from './font-metrics.js';
 export { DEFAULT_FONT_FAMILY, FONT_DIRECTORY, FONT_FAMILIES, resolveFontFace } from './font-catalogue.js';
 export type { FontFace, FontFamilyName } from './font-catalogue.js';
 export { ensureFontConfig } from './font-config.js';
+export { FONT_PROBE_WORD, type FontProbe } from './font-probe.js';
 export { buildTextSvg, compositeText, textRegion } from './text-compositor.js';
 export type { TextStyle } from './text-compositor.js';
 export { chooseTextColour, contrastRatio, contrastingColour, luminancesUnder, parseHexColour, relativeLuminance, worstContrast, WCAG_AA_CONTRAST } from './contrast-colour.js';

@@ -2,7 +2,9 @@ import type { Registry } from 'prom-client';
 import { FleetError, type ImageFormat, type TextCheckReport } from '../../contract/index.js';
 import { type AttemptSafety, planAttempt, styleFor } from './attempt-plan.js';
 import { luminancesUnder } from './contrast-colour.js';
+import { FONT_FAMILIES } from './font-catalogue.js';
 import { ensureFontConfig } from './font-config.js';
+import { fontError, probeBackground, probeSpec, type FontProbe } from './font-probe.js';
 import { FontMetrics } from './font-metrics.js';
 import { OcrChecker, type OcrCheckerOptions } from './ocr-checker.js';
 import { decodeImage, type ImageInput, type RawImage, sharpFromRaw } from './raw-image.js';
@@ -92,19 +94,38 @@ export interface TypographyRenderResult {
 export class TypographyRenderer {
   static async create(options: TypographyRendererOptions = {}): Promise<TypographyRenderer> {
     const resolved = resolveTypographyRendererOptions(options);
-    ensureFontConfig();
+    const fontConfigFile = ensureFontConfig();
     const ocr = await OcrChecker.load(resolved.ocr);
-    return new TypographyRenderer(ocr, resolved);
+    return new TypographyRenderer(ocr, resolved, fontConfigFile);
   }
 
   readonly #ocr: OcrChecker;
   readonly #options: ResolvedTypographyRendererOptions;
   readonly #counters: TypographyCounterSet;
+  readonly #fontConfigFile: string;
 
-  private constructor(ocr: OcrChecker, options: ResolvedTypographyRendererOptions) {
+  private constructor(ocr: OcrChecker, options: ResolvedTypographyRendererOptions, fontConfigFile: string) {
     this.#ocr = ocr;
     this.#options = options;
     this.#counters = new TypographyCounterSet(options.registry);
+    this.#fontConfigFile = fontConfigFile;
+  }
+
+  /** This process's fontconfig file (a private temp folder: see `ensureFontConfig`). */
+  get fontConfigFile(): string {
+    return this.#fontConfigFile;
+  }
+
+  /**
+   * Draws a probe word in every family the lane ships and reads it back with the OCR: a worker runs this at start.
+   * @throws FleetError E_FONT naming the families whose text did not read back
+   */
+  async probeFonts(): Promise<FontProbe[]> {
+    const probes: FontProbe[] = [];
+    for (const family of FONT_FAMILIES) probes.push(await this.#probe(family));
+    const failed = probes.filter((p) => !p.passed);
+    if (failed.length > 0) throw fontError(failed, this.#fontConfigFile);
+    return probes;
   }
 
   /** Totals since creation: renders, checks, first-try passes, final passes and failures. */
@@ -127,9 +148,38 @@ export class TypographyRenderer {
   /** As `render`, but returns the final image as raw RGB (for callers that encode it themselves). */
   async renderRaw(backgroundInput: ImageInput, spec: ResolvedTextSpec): Promise<Omit<TypographyRenderResult, 'image' | 'format'> & { raw: RawImage }> {
     const background = await decodeImage(backgroundInput);
+    const { attempts, final } = await this.#draw(background, spec, this.#options.maxAttempts, true);
+    const last = attempts.at(-1)!;
+    this.#counters.recordRender(last.passed, attempts.length);
+    const text: TextCheckReport = { expected: spec.content, read: last.read, cer: last.cer, passed: last.passed, attempts: attempts.length };
+    if (!last.passed) {
+      // Text that does not read back is the text's fault only if this font draws readable text at all.
+      const probe = await this.#probe(final.plan.face.family);
+      if (!probe.passed) throw fontError([probe], this.#fontConfigFile);
+    }
+    if (!last.passed && spec.onFail === 'fail') {
+      throw new FleetError(
+        'E_TEXT_CHECK',
+        `the drawn text did not read back right after ${attempts.length} attempts (character error rate ${last.cer.toFixed(3)} > ${this.#options.maxCer}); ` +
+          'try a larger text box, fewer words or a plainer background',
+        { field: 'text.content', details: { text } },
+      );
+    }
+    return {
+      raw: final.image,
+      width: background.width,
+      height: background.height,
+      text,
+      font: { family: final.plan.face.family, weight: final.plan.face.weight, fallback: final.plan.face.fallback },
+      attempts,
+    };
+  }
+
+  /** Draws and checks up to `maxAttempts` times, until one passes; `counted`: in the counters and `onCheck`. */
+  async #draw(background: RawImage, spec: ResolvedTextSpec, maxAttempts: number, counted: boolean): Promise<{ attempts: TextAttempt[]; final: { image: RawImage; plan: ReturnType<typeof planAttempt> } }> {
     const attempts: TextAttempt[] = [];
     let final: { image: RawImage; plan: ReturnType<typeof planAttempt> } | undefined;
-    for (let attempt = 1; attempt <= this.#options.maxAttempts; attempt++) {
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const plan = planAttempt(attempt, spec, background.width, background.height);
       const metrics = await FontMetrics.load(plan.face.file);
       const layout = layoutText(spec.content, plan.box, metrics, spec.align, this.#options.layout);
@@ -137,8 +187,10 @@ export class TypographyRenderer {
       const image = await compositeText(background, layout, style);
       const check = await this.#ocr.check(image, readingRegion(layout), spec.content, layout.fontSizePx, this.#options.maxCer);
       const event = { attempt, cer: check.cer, passed: check.passed, durationMs: check.durationMs };
-      this.#counters.recordCheck(event);
-      this.#options.onCheck?.(event);
+      if (counted) {
+        this.#counters.recordCheck(event);
+        this.#options.onCheck?.(event);
+      }
       attempts.push({
         attempt,
         safety: plan.safety,
@@ -154,25 +206,13 @@ export class TypographyRenderer {
       final = { image, plan };
       if (check.passed) break;
     }
-    const last = attempts.at(-1)!;
-    this.#counters.recordRender(last.passed, attempts.length);
-    const text: TextCheckReport = { expected: spec.content, read: last.read, cer: last.cer, passed: last.passed, attempts: attempts.length };
-    if (!last.passed && spec.onFail === 'fail') {
-      throw new FleetError(
-        'E_TEXT_CHECK',
-        `the drawn text did not read back right after ${attempts.length} attempts (character error rate ${last.cer.toFixed(3)} > ${this.#options.maxCer}); ` +
-          'try a larger text box, fewer words or a plainer background',
-        { field: 'text.content', details: { text } },
-      );
-    }
-    return {
-      raw: final!.image,
-      width: background.width,
-      height: background.height,
-      text,
-      font: { family: final!.plan.face.family, weight: final!.plan.face.weight, fallback: final!.plan.face.fallback },
-      attempts,
-    };
+    return { attempts, final: final! };
+  }
+
+  async #probe(family: string): Promise<FontProbe> {
+    const { attempts } = await this.#draw(probeBackground(), probeSpec(family), 1, false);
+    const { read, cer, passed } = attempts[0]!;
+    return { family, read, cer, passed };
   }
 }
 
