@@ -196,7 +196,10 @@ export class FleetWorker {
 
     this.recorder = new LatencyRecorder(main, options.prefix, Date.now, 1000, (error) => log.warn({ err: error }, 'latency histograms not written to Redis; kept for the next flush'));
     this.recorder.start();
-    const textStage = options.finisher === undefined && needsTextStage([...options.lanes, ...options.overflowLanes]) ? new TypographyTextStage(metrics) : undefined;
+    const textStage = options.finisher === undefined && needsTextStage([...options.lanes, ...options.overflowLanes])
+        ? // The OCR runs in the engine like every model: off the event loop, on the worker's device.
+          new TypographyTextStage(metrics, { ocr: { sessionFactory: this.device.sessionFactory } })
+        : undefined;
     if (textStage !== undefined) {
       const fonts = await textStage.warm();
       log.info({ fontConfigFile: fonts.fontConfigFile, probes: fonts.probes }, 'typography fonts resolve: the probe word read back in every family');

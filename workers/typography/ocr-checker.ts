@@ -1,5 +1,4 @@
-import type * as ort from 'onnxruntime-node';
-import { intraOpSpinningConfig } from '../engine/onnx-session-factory.js';
+import { OnnxSessionFactory, type SessionFactory } from '../engine/onnx-session-factory.js';
 import { characterErrorRate, normaliseForComparison } from './character-error-rate.js';
 import { OCR_MODEL_FILES, type OcrModelFiles } from './ocr-model-files.js';
 import { type RawImage, sharpFromRaw } from './raw-image.js';
@@ -14,8 +13,14 @@ export interface OcrCheckerOptions {
   detectionFontSizePx?: number;
   /** Upper bound of the detection input's longer side, px. @default 960 */
   maxDetectionSidePx?: number;
-  /** ONNX Runtime threads per model; 0 lets it use one per core. @default 0 */
+  /** ONNX Runtime threads per model; 0 lets it use one per core (only for the default, in-process sessions). @default 0 */
   intraOpThreads?: number;
+  /**
+   * Where the OCR sessions are created and run. A worker passes its device's factory, so the OCR runs in its
+   * inference engine (off the event loop, on the worker's device) like every other model.
+   * @default in-process CPU sessions on this thread (scripts and evaluations)
+   */
+  sessionFactory?: SessionFactory;
   /** DB post-processing thresholds. @default TEXT_DETECTOR_DEFAULTS */
   detector?: TextDetectorOptions;
   /**
@@ -27,7 +32,7 @@ export interface OcrCheckerOptions {
   whitespace?: 'collapse' | 'ignore';
 }
 
-export type ResolvedOcrCheckerOptions = Required<OcrCheckerOptions>;
+export type ResolvedOcrCheckerOptions = Required<Omit<OcrCheckerOptions, 'sessionFactory'>> & { sessionFactory: SessionFactory | undefined };
 
 export const OCR_CHECKER_DEFAULTS = {
   models: OCR_MODEL_FILES,
@@ -36,6 +41,7 @@ export const OCR_CHECKER_DEFAULTS = {
   intraOpThreads: 0,
   detector: {},
   whitespace: 'ignore',
+  sessionFactory: undefined,
 } satisfies ResolvedOcrCheckerOptions;
 
 export function resolveOcrCheckerOptions(options: OcrCheckerOptions = {}): ResolvedOcrCheckerOptions {
@@ -76,32 +82,31 @@ export interface TextCheck {
  * detection; recognition reads each detected line from the full-resolution pixels.
  */
 export class OcrChecker {
-  static readonly #loaded = new Map<string, Promise<OcrChecker>>();
+  /** Checkers already loaded, per session factory (the default one under `undefined`) and options. */
+  static readonly #loaded = new Map<SessionFactory | undefined, Map<string, Promise<OcrChecker>>>();
 
-  /** The checker for these options, loading the models once per process (later calls share it). */
+  /** The checker for these options, loading the models once per process and factory (later calls share it). */
   static load(options: OcrCheckerOptions = {}): Promise<OcrChecker> {
     const resolved = resolveOcrCheckerOptions(options);
-    const key = JSON.stringify(resolved);
-    let checker = OcrChecker.#loaded.get(key);
+    const { sessionFactory, ...keyed } = resolved;
+    const key = JSON.stringify(keyed);
+    let perFactory = OcrChecker.#loaded.get(sessionFactory);
+    if (perFactory === undefined) OcrChecker.#loaded.set(sessionFactory, (perFactory = new Map()));
+    let checker = perFactory.get(key);
     if (checker === undefined) {
       checker = OcrChecker.#create(resolved);
-      OcrChecker.#loaded.set(key, checker);
-      checker.catch(() => OcrChecker.#loaded.delete(key));
+      perFactory.set(key, checker);
+      const loaded = perFactory;
+      checker.catch(() => loaded.delete(key));
     }
     return checker;
   }
 
   static async #create(options: ResolvedOcrCheckerOptions): Promise<OcrChecker> {
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      interOpNumThreads: 1,
-      extra: intraOpSpinningConfig(false),
-      ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
-    };
+    const sessions = options.sessionFactory ?? new OnnxSessionFactory({ executionProvider: 'cpu', intraOpThreads: options.intraOpThreads });
     const [detector, recognizer] = await Promise.all([
-      TextDetector.load(options.models.detectionPath, sessionOptions, options.detector),
-      TextRecognizer.load(options.models.recognitionPath, options.models.dictionaryPath, sessionOptions),
+      TextDetector.load(options.models.detectionPath, sessions, options.detector),
+      TextRecognizer.load(options.models.recognitionPath, options.models.dictionaryPath, sessions),
     ]);
     return new OcrChecker(detector, recognizer, options);
   }

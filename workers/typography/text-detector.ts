@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import type { ModelSession, SessionFactory } from '../engine/onnx-session-factory.js';
 import { type RawImage, sharpFromRaw } from './raw-image.js';
 import type { PixelBox } from './text-layout.js';
 
@@ -28,15 +29,15 @@ const STD = [0.229, 0.224, 0.225] as const;
  * horizontal lines), so connected components of the probability map stand in for PaddleOCR's contours.
  */
 export class TextDetector {
-  static async load(modelPath: string, sessionOptions: ort.InferenceSession.SessionOptions, options: TextDetectorOptions = {}): Promise<TextDetector> {
-    const session = await ort.InferenceSession.create(modelPath, sessionOptions);
+  static async load(modelPath: string, sessions: SessionFactory, options: TextDetectorOptions = {}): Promise<TextDetector> {
+    const session = await sessions.create(modelPath);
     return new TextDetector(session, { ...TEXT_DETECTOR_DEFAULTS, ...options });
   }
 
-  readonly #session: ort.InferenceSession;
+  readonly #session: ModelSession;
   readonly #options: Required<TextDetectorOptions>;
 
-  private constructor(session: ort.InferenceSession, options: Required<TextDetectorOptions>) {
+  private constructor(session: ModelSession, options: Required<TextDetectorOptions>) {
     this.#session = session;
     this.#options = options;
   }
@@ -57,8 +58,8 @@ export class TextDetector {
       input[plane + i] = (padded[i * 3 + 1]! / 255 - MEAN[1]) / STD[1];
       input[2 * plane + i] = (padded[i * 3]! / 255 - MEAN[2]) / STD[2];
     }
-    const outputs = await this.#session.run({ [this.#session.inputNames[0]!]: new ort.Tensor('float32', input, [1, 3, height, width]) });
-    const probability = outputs[this.#session.outputNames[0]!]!.data as Float32Array;
+    const outputs = await this.#session.run({ [this.#session.inputs[0]!.name]: new ort.Tensor('float32', input, [1, 3, height, width]) });
+    const probability = outputs[this.#session.outputs[0]!.name]!.data as Float32Array;
     return this.#boxes(probability, width, height).filter((box) => box.left < image.width && box.top < image.height).map((box) => clip(box, image));
   }
 

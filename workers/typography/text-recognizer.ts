@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import type { ModelSession, SessionFactory } from '../engine/onnx-session-factory.js';
 import { type RawImage, sharpFromRaw } from './raw-image.js';
 import type { PixelBox } from './text-layout.js';
 
@@ -20,15 +21,15 @@ const MIN_INPUT_WIDTH = 320;
  * Crops are resized to 48 px high, keeping their aspect ratio, and batched with right padding.
  */
 export class TextRecognizer {
-  static async load(modelPath: string, dictionaryPath: string, sessionOptions: ort.InferenceSession.SessionOptions): Promise<TextRecognizer> {
-    const [session, dictionaryText] = await Promise.all([ort.InferenceSession.create(modelPath, sessionOptions), readFile(dictionaryPath, 'utf8')]);
+  static async load(modelPath: string, dictionaryPath: string, sessions: SessionFactory): Promise<TextRecognizer> {
+    const [session, dictionaryText] = await Promise.all([sessions.create(modelPath), readFile(dictionaryPath, 'utf8')]);
     const characters = dictionaryText.split('\n').map((line) => line.replace(/\r$/, ''));
     if (characters.at(-1) === '') characters.pop();
     // Class 0 is the CTC blank; the model appends a space after the dictionary.
     return new TextRecognizer(session, ['', ...characters, ' ']);
   }
 
-  readonly #session: ort.InferenceSession;
+  readonly #session: ModelSession;
   readonly #classes: string[];
 
   /** Every character the model can emit. */
@@ -36,7 +37,7 @@ export class TextRecognizer {
     return this.#classes.slice(1);
   }
 
-  private constructor(session: ort.InferenceSession, classes: string[]) {
+  private constructor(session: ModelSession, classes: string[]) {
     this.#session = session;
     this.#classes = classes;
   }
@@ -90,8 +91,8 @@ export class TextRecognizer {
         }
       }
     });
-    const outputs = await this.#session.run({ [this.#session.inputNames[0]!]: new ort.Tensor('float32', input, [crops.length, 3, INPUT_HEIGHT, width]) });
-    const output = outputs[this.#session.outputNames[0]!]!;
+    const outputs = await this.#session.run({ [this.#session.inputs[0]!.name]: new ort.Tensor('float32', input, [crops.length, 3, INPUT_HEIGHT, width]) });
+    const output = outputs[this.#session.outputs[0]!.name]!;
     const [, steps, classes] = output.dims as [number, number, number];
     const probabilities = output.data as Float32Array;
     return crops.map((crop, n) => {
