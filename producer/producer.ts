@@ -77,6 +77,9 @@ export interface EnqueueReplayOptions {
   jobId: string;
 }
 
+/** How often `waitForResult` re-reads the job besides listening for its events (see there), ms. */
+const RESULT_REREAD_MS = 1000;
+
 /**
  * The library editor services use: validate, route, check against the model, enqueue; read a job; wait for its
  * result. Calls wait for the connection up to `connectTimeoutMs`, then fail with `E_REDIS_UNAVAILABLE`, which
@@ -202,10 +205,12 @@ export class Producer {
     const events = (await this.withRedis('opening the result stream', () => withTimeout(this.queues.queueEvents(lane), timeoutMs, () => new FleetError('E_TIMEOUT', `job ${id}: no result stream from Redis within ${timeoutMs} ms`)))) as unknown as EventEmitter;
     const remainingMs = Math.max(0, timeoutMs - (Date.now() - started));
     let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     let done = () => {};
     const finished = new Promise<void>((resolve) => {
       done = () => {
         clearTimeout(timer);
+        clearInterval(poll);
         events.off(`completed:${id}`, done);
         events.off(`failed:${id}`, done);
         resolve();
@@ -213,6 +218,14 @@ export class Producer {
       events.on(`completed:${id}`, done);
       events.on(`failed:${id}`, done);
       timer = setTimeout(done, remainingMs);
+      // QueueEvents is "ready" before its first blocking read of the stream is sent, and that read starts at the
+      // stream's end: an event written in between is never delivered. A slow re-read bounds what such a miss costs.
+      poll = setInterval(() => {
+        this.getJob(id).then(
+          (view) => (view.state === 'completed' || view.state === 'failed' ? done() : undefined),
+          () => {},
+        );
+      }, RESULT_REREAD_MS);
     });
     // Listening before the first read closes the gap where the job finishes between the two.
     let view: JobView;
