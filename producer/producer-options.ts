@@ -62,7 +62,8 @@ export interface ProducerOptions {
   now?: () => number;
   /**
    * Count each routed request's features (lane, rule, intent, size, prompt length, writing systems, …) into the
-   * per-minute drift counts in Redis (`fleet drift`; one pipelined write per request, not awaited). @default true
+   * per-minute drift counts in Redis (`fleet drift`): summed in the process and written once a second, never awaited by a
+   * request. @default true
    */
   countRequestFeatures?: boolean;
 }

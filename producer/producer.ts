@@ -24,7 +24,7 @@ import { driftBinsOf, RedisPolicySource, type PolicySource, type RouteDecision }
 import { confirmAdd, describeRedisTarget, isConnectionError, isUnsentCommandError, waitForConnection } from './add-outcome.js';
 import { idempotencyDigest, loadIdSecret, parseIdempotencyRecord, requestFingerprint } from './idempotency-keys.js';
 import { toJobView } from './job-view.js';
-import { admitJob, releaseReservation } from './lane-admission.js';
+import { LaneAdmission } from './lane-admission.js';
 import { LaneQueues } from './lane-queues.js';
 import { RedisModelCatalogue, type ModelCatalogueSource } from './model-catalogue-source.js';
 import { checkEditImages, checkRequestAgainstModel } from './model-limits.js';
@@ -93,6 +93,7 @@ export class Producer {
   private readonly policy: PolicySource;
   private readonly catalogue: ModelCatalogueSource;
   private readonly queues: LaneQueues;
+  private readonly admission: LaneAdmission;
   private readonly ownsConnection: boolean;
   private readonly target: string;
   private readonly featureCounter: RequestFeatureCounter | undefined;
@@ -108,6 +109,7 @@ export class Producer {
     this.policy = this.options.policy ?? new RedisPolicySource({ redis: this.redis, prefix: this.prefix });
     this.catalogue = this.options.catalogue ?? new RedisModelCatalogue(this.redis, this.prefix);
     this.queues = new LaneQueues(this.redis, this.prefix);
+    this.admission = new LaneAdmission(this.redis);
     this.featureCounter = this.options.countRequestFeatures ? new RequestFeatureCounter(this.redis, this.prefix, this.options.now) : undefined;
   }
 
@@ -263,24 +265,31 @@ export class Producer {
     return this.policy;
   }
 
+  /** Writes the request feature counts summed so far (they are written once a second, and as the producer closes). */
+  async flushFeatureCounts(): Promise<void> {
+    await this.featureCounter?.flush();
+  }
+
   async close(): Promise<void> {
+    await this.featureCounter?.flush();
     await this.policy.close?.();
     await this.queues.close();
     if (this.ownsConnection) this.redis.disconnect();
   }
 
   /**
-   * Reserves the job's place in its lane (the exact depth check), adds it and gives the place back. An add Redis
+   * Reserves the job's place in its lane (the exact depth check), then adds it and gives the place back in one MULTI
+   * (two round trips to Redis, shared by the jobs of the same event-loop turn: see `LaneAdmission`). An add Redis
    * does not answer is confirmed by the job's id once it does (`confirmAdd`), so no caller is told "not enqueued"
    * for a job that is in Redis.
    */
   private async admitAndAdd(data: JobData, jobId: string, background = false): Promise<void> {
     const queue = this.queues.queue(data.lane);
     const max = this.options.maxWaiting[data.lane];
-    const admission = await this.withRedis('checking the lane depth', () => admitJob(this.redis, queue, jobId, max), true);
+    const admission = await this.withRedis('checking the lane depth', () => this.admission.admit(queue, jobId, max), true);
     if (!admission.admitted) throw new BackpressureError(data.lane, admission.depth, max, this.options.retryAfterSeconds);
     try {
-      await queue.add(data.model, data, {
+      await this.admission.add(queue, data.model, data, {
         jobId,
         priority: background ? BACKGROUND_PRIORITY : TIER_PRIORITY[data.request.account.tier],
         attempts: this.options.attempts,
@@ -290,17 +299,17 @@ export class Producer {
       });
     } catch (error) {
       if (isUnsentCommandError(error)) {
-        void releaseReservation(this.redis, queue, jobId).catch(() => {});
+        void this.admission.release(queue, jobId).catch(() => {});
         throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
       }
       if (!isConnectionError(error) && this.redis.status === 'ready') {
         // Redis answered the add with an error of its own: nothing was added.
-        void releaseReservation(this.redis, queue, jobId).catch(() => {});
+        void this.admission.release(queue, jobId).catch(() => {});
         throw error;
       }
+      // The add and the reservation's give-back were one MULTI: a job found added took its reservation with it.
       await this.settleUnknownAdd(data.lane, jobId, error);
     }
-    void releaseReservation(this.redis, queue, jobId).catch(() => {});
   }
 
   /** The add was sent and not answered: wait for Redis to say whether the job exists. */
@@ -309,7 +318,7 @@ export class Producer {
     const exists = await confirmAdd(this.redis, queue.toKey(jobId), this.options.outcomeTimeoutMs);
     if (exists === true) return;
     if (exists === false) {
-      void releaseReservation(this.redis, queue, jobId).catch(() => {});
+      void this.admission.release(queue, jobId).catch(() => {});
       throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
     }
     // Still silent: the caller gets the id to poll, and this producer keeps asking so a later GET can tell.

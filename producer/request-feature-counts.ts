@@ -17,42 +17,70 @@ export function driftCountsKey(prefix: string, minute: number): string {
   return groupKey(prefix, 'metrics', 'drift', String(minute));
 }
 
+/** How long a request's feature counts wait in the process before they are written, ms. */
+export const DRIFT_COUNTS_FLUSH_MS = 1000;
+
 /**
- * Counts one request's bins into the current minute: one pipeline of an HINCRBY per feature (and the minute's
- * EXPIRE the first time this process writes it), not awaited by the request. A count Redis does not take is lost
- * (drift is a distribution: a few missing requests do not move it) and reported to `onError`.
+ * Counts requests' bins into their minute. The counts are summed in the process and written every `flushMs` in one
+ * pipeline of an HINCRBY per (minute, feature, bin) seen since the last write, so Redis's work follows the number of
+ * distinct bins, not of requests, and no request waits on it. A write Redis does not take is lost (drift is a
+ * distribution: a second of missing requests does not move it) and reported to `onError`; `flush()` writes what is
+ * pending now (a producer flushes as it closes).
  */
 export class RequestFeatureCounter {
   private expiredMinute = -1;
+  /** minute → field (`<feature>=<bin>`) → requests, not yet written. */
+  private pending = new Map<number, Map<string, number>>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly now: () => number,
     private readonly onError: (error: unknown) => void = () => {},
+    private readonly flushMs: number = DRIFT_COUNTS_FLUSH_MS,
   ) {}
 
   count(bins: DriftBins): void {
     const minute = minuteOf(this.now());
-    const key = driftCountsKey(this.prefix, minute);
+    let fields = this.pending.get(minute);
+    if (fields === undefined) this.pending.set(minute, (fields = new Map()));
+    for (const feature of DRIFT_FEATURES) {
+      const field = `${feature}=${bins[feature]}`;
+      fields.set(field, (fields.get(field) ?? 0) + 1);
+    }
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => void this.flush(), this.flushMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes the pending counts; resolves once Redis answered (errors go to `onError`). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0) return;
+    const pending = this.pending;
+    this.pending = new Map();
     const pipeline = this.redis.pipeline();
-    for (const feature of DRIFT_FEATURES) pipeline.hincrby(key, `${feature}=${bins[feature]}`, 1);
-    const expire = minute !== this.expiredMinute;
-    if (expire) pipeline.expire(key, DRIFT_COUNTS_TTL_SECONDS);
-    this.expiredMinute = minute;
-    pipeline.exec().then(
-      (results) => {
-        const failed = results?.find(([error]) => error !== null)?.[0];
-        if (failed) {
-          if (expire) this.expiredMinute = -1;
-          this.onError(failed);
-        }
-      },
-      (error: unknown) => {
-        if (expire) this.expiredMinute = -1;
-        this.onError(error);
-      },
-    );
+    let expired: number | undefined;
+    for (const [minute, fields] of pending) {
+      const key = driftCountsKey(this.prefix, minute);
+      for (const [field, n] of fields) pipeline.hincrby(key, field, n);
+      if (minute > this.expiredMinute) {
+        pipeline.expire(key, DRIFT_COUNTS_TTL_SECONDS);
+        expired = minute;
+      }
+    }
+    const before = this.expiredMinute;
+    if (expired !== undefined) this.expiredMinute = expired;
+    try {
+      const failed = (await pipeline.exec())?.find(([error]) => error !== null)?.[0];
+      if (failed) throw failed;
+    } catch (error) {
+      this.expiredMinute = before;
+      this.onError(error);
+    }
   }
 }
 

@@ -75,6 +75,7 @@ describe('prompt drift, through the real ingress', { skip: prompts === undefined
       }));
       out.push(...chunk);
     }
+    await ingress.producer.flushFeatureCounts();
     return out;
   }
 
@@ -185,11 +186,17 @@ test('the drift monitor on an injected clock: no series without a baseline or tr
     const counter = new RequestFeatureCounter(redis, prefix, () => clock);
     const policy = new CompiledPolicy(loadDefaultPolicy(), 1);
     for (const prompt of ['a fox', 'a poster "SALE"', 'a mug']) counter.count(driftBinsOf(policy.evaluate(parseGenerateRequest({ prompt, account: { id: 'a', tier: 'pro' } }))));
+    assert.equal(driftTotal(await readDriftCounts(redis, prefix, HOUR, clock)), 0, 'counts wait in the process until flushed');
+    await counter.flush();
+    // Without a flush, the counts go out on their own once the flush interval passes.
+    const timed = new RequestFeatureCounter(redis, prefix, () => clock, undefined, 20);
+    timed.count(driftBinsOf(policy.evaluate(parseGenerateRequest({ prompt: 'a fox', account: { id: 'a', tier: 'pro' } }))));
+    await waitUntil('the timed flush to write its count', async () => driftTotal(await readDriftCounts(redis, prefix, HOUR, clock)) === 4, 5000, 20);
     const counts = await readDriftCounts(redis, prefix, HOUR, clock);
-    assert.equal(driftTotal(counts), 3);
+    assert.equal(driftTotal(counts), 4);
     await monitor.refresh();
-    assert.deepEqual([await series(), await windowRequests()], [[], 3], 'no baseline: no score');
-    await new DriftBaselineStore(redis, prefix).save({ name: 'b', savedAt: clock, source: { kind: 'window', windowMs: HOUR }, requests: 3, counts });
+    assert.deepEqual([await series(), await windowRequests()], [[], 4], 'no baseline: no score');
+    await new DriftBaselineStore(redis, prefix).save({ name: 'b', savedAt: clock, source: { kind: 'window', windowMs: HOUR }, requests: 4, counts });
     await monitor.refresh();
     assert.deepEqual(await series(), DRIFT_FEATURES.map((f) => [f, 0]));
     // The counts age out of the one-hour window as the clock moves on: nothing to score.

@@ -55,6 +55,13 @@ export class CrashIsolation {
   readonly gate = new RunAloneGate();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  /** Jobs given back since the last HDEL (see `release`). */
+  private released: string[] = [];
+  private readonly flushReleased = (): void => {
+    const ids = this.released;
+    this.released = [];
+    void this.options.redis.hdel(batchHoldersKey(this.options.prefix), ...ids).catch(() => {});
+  };
   private readonly beat = (): void => {
     const { redis, prefix, workerId, aliveTtlMs } = this.options;
     void redis.set(workerAliveKey(prefix, workerId), String(this.now()), 'PX', aliveTtlMs).catch(() => {});
@@ -85,10 +92,15 @@ export class CrashIsolation {
     void redis.hset(batchHoldersKey(prefix), Object.fromEntries(jobIds.map((id) => [id, workerId]))).catch(() => {});
   }
 
-  /** The job ended here (completed, failed or returned to the queue): no batch of this worker holds it. */
+  /**
+   * The job ended here (completed, failed or returned to the queue): no batch of this worker holds it. The jobs of
+   * one event-loop turn (a batch ends at once) are given back in one HDEL.
+   */
   release(jobId: string): void {
-    void this.options.redis.hdel(batchHoldersKey(this.options.prefix), jobId).catch(() => {});
+    this.released.push(jobId);
+    if (this.released.length === 1) setImmediate(this.flushReleased);
   }
+
 
   /**
    * Runs `render` shared, or alone for a suspect (`render(true)`: it must make a batch of its own).
