@@ -4,7 +4,8 @@
 // Other flags: --only overhead,inference,scenario,ingress,scale (or --section: runs a subset; results are not written), --seed N,
 // --gpus N (simulated GPUs in the scenario, default 2), --placement 'flash,typography,upscale;large' (the after
 // configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts),
-// --seconds N (the scenario's sustained phase, real-time equivalent) and --time-scale X (its speed-up).
+// --seconds N (the scenario's sustained phase, real-time equivalent), --time-scale X (its speed-up) and --high-load X
+// (the after configuration's high-load phase at X × the before capacity, default 2.5; 0 skips it).
 import { parseArgs } from 'node:util';
 import { buildModels } from '../build-models.js';
 import { describeMachine, evaluateGoals, gitCommit, toMarkdown, writeResults, type BenchReport } from './bench-report.js';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     placement: { type: 'string' },
     seconds: { type: 'string' },
     'time-scale': { type: 'string' },
+    'high-load': { type: 'string' },
   },
 });
 
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
         ...settings.scenario,
         ...(values.seconds === undefined ? {} : { sustainedSeconds: Number(values.seconds) }),
         ...(values['time-scale'] === undefined ? {} : { timeScale: Number(values['time-scale']) }),
+        ...(values['high-load'] === undefined ? {} : { highLoadFactor: Number(values['high-load']) }),
         seed: Number(values.seed),
         shippedModelsDir: values.models,
         gpus,

@@ -32,6 +32,14 @@ export interface ScenarioOptions {
   saturationJobs: number;
   /** Offered load as a share of the before configuration's nominal capacity (all GPUs). @default 0.8 */
   loadFactor?: number;
+  /**
+   * The high-load phase: the after configuration alone, open loop, at this share of the before configuration's
+   * nominal capacity (where the before configuration's queue only grows), to show batches forming and p95 holding.
+   * 0 skips it. @default 2.5
+   */
+  highLoadFactor?: number;
+  /** Real-time-equivalent seconds of arrivals in the high-load phase. @default half of `sustainedSeconds` */
+  highLoadSeconds?: number;
   /** Simulated GPUs, each an 8 GiB device with its own FleetWorker, in both configurations. @default 2 */
   gpus?: number;
   /**
@@ -113,6 +121,20 @@ export interface ScenarioResult {
   gpus: number;
   /** The after configuration's lanes per GPU. */
   placement: GpuPlacement[];
+  /** The after configuration at `highLoadFactor` × the before configuration's capacity (absent when skipped). */
+  highLoad?: HighLoadFigures;
+}
+
+export interface HighLoadFigures {
+  loadFactor: number;
+  offeredLoadPerSec: number;
+  seconds: number;
+  requests: number;
+  after: ScenarioFigures;
+  /** High-load p95 over the after configuration's p95 at the normal load. */
+  p95VsNormalLoad: number;
+  /** High-load p95 over the before configuration's p95 at the normal load (below 1: still ahead of the incident's fleet). */
+  p95VsBeforeAtNormalLoad: number;
 }
 
 /** Every request to the large lane and model: the incident's configuration, as a policy document. */
@@ -367,11 +389,13 @@ export async function runScenarioBench(options: ScenarioOptions): Promise<Scenar
   const probe = seededRandom(options.seed + 1);
   const meanServiceMs = mean(Array.from({ length: 20_000 }, () => beforeServiceMs(nextRequest(probe).request)));
   const ratePerSec = (gpus * loadFactor) / (meanServiceMs / 1000);
-  const arrivals: Array<{ atMs: number; kind: TrafficClass['name']; request: GenerateRequestInput }> = [];
-  for (let atMs = (-Math.log(1 - random()) * 1000) / ratePerSec; atMs < options.sustainedSeconds * 1000; atMs += (-Math.log(1 - random()) * 1000) / ratePerSec) {
-    arrivals.push({ atMs, ...nextRequest(random) });
-  }
+  const arrivals = poissonArrivals(random, ratePerSec, options.sustainedSeconds);
   const saturation = Array.from({ length: options.saturationJobs }, () => nextRequest(random));
+  const highLoadFactor = options.highLoadFactor ?? 2.5;
+  const highLoadSeconds = options.highLoadSeconds ?? options.sustainedSeconds / 2;
+  const highRatePerSec = (gpus * highLoadFactor) / (meanServiceMs / 1000);
+  // Drawn from a generator of its own, so adding the phase leaves the normal-load traffic as it was for a seed.
+  const highArrivals = highLoadFactor > 0 ? poissonArrivals(seededRandom(options.seed + 2), highRatePerSec, highLoadSeconds) : [];
   const modelsDir = mkdtempSync(join(tmpdir(), 'bench-sim-models-'));
   try {
     writeSimulatedModelRepository(options.shippedModelsDir, modelsDir);
@@ -383,6 +407,21 @@ export async function runScenarioBench(options: ScenarioOptions): Promise<Scenar
     options.log(`scenario before: p50 ${before.p50Ms} ms, p95 ${before.p95Ms} ms, ${before.oom} OOM, busy ${before.gpus.map((g) => g.gpuBusy).join('/')}, loads ${before.modelLoads}`);
     const after = await runConfiguration('after', arrivals, saturation, options, modelsDir, placement);
     options.log(`scenario after: p50 ${after.p50Ms} ms, p95 ${after.p95Ms} ms, ${after.oom} OOM, busy ${after.gpus.map((g) => g.gpuBusy).join('/')}, loads ${after.modelLoads}`);
+    let highLoad: HighLoadFigures | undefined;
+    if (highArrivals.length > 0) {
+      options.log(`scenario high load: after only, ${highArrivals.length} requests over ${highLoadSeconds} s at ${highRatePerSec.toFixed(2)}/s (${highLoadFactor}× the before capacity)`);
+      const high = await runConfiguration('after', highArrivals, [], { ...options, sustainedSeconds: highLoadSeconds }, modelsDir, placement);
+      options.log(`scenario high load: p50 ${high.p50Ms} ms, p95 ${high.p95Ms} ms, mean batch ${high.meanBatchSize}, busy ${high.gpus.map((g) => g.gpuBusy).join('/')}, ${high.oom} OOM`);
+      highLoad = {
+        loadFactor: highLoadFactor,
+        offeredLoadPerSec: round(highRatePerSec, 3),
+        seconds: highLoadSeconds,
+        requests: highArrivals.length,
+        after: high,
+        p95VsNormalLoad: round(high.p95Ms / after.p95Ms, 3),
+        p95VsBeforeAtNormalLoad: round(high.p95Ms / before.p95Ms, 3),
+      };
+    }
     return {
       before,
       after,
@@ -402,8 +441,18 @@ export async function runScenarioBench(options: ScenarioOptions): Promise<Scenar
       deviceBytes: DEVICE_BYTES,
       gpus,
       placement,
+      ...(highLoad === undefined ? {} : { highLoad }),
     };
   } finally {
     rmSync(modelsDir, { recursive: true, force: true });
   }
+}
+
+/** Open-loop arrivals: exponential gaps at `ratePerSec` over `seconds`, each a request drawn from the traffic mix. */
+function poissonArrivals(random: () => number, ratePerSec: number, seconds: number): Array<{ atMs: number; kind: TrafficClass['name']; request: GenerateRequestInput }> {
+  const arrivals: Array<{ atMs: number; kind: TrafficClass['name']; request: GenerateRequestInput }> = [];
+  for (let atMs = (-Math.log(1 - random()) * 1000) / ratePerSec; atMs < seconds * 1000; atMs += (-Math.log(1 - random()) * 1000) / ratePerSec) {
+    arrivals.push({ atMs, ...nextRequest(random) });
+  }
+  return arrivals;
 }
