@@ -1,13 +1,13 @@
 import type { AdaptiveOptions, LaneConfig } from './batcher-options.js';
 import type { LaneStats } from './batcher-stats.js';
 import { AdaptiveBatchSize } from './adaptive-batch-size.js';
-import { LaneQueue } from './lane-queue.js';
+import { PendingBatches } from './pending-batches.js';
 
 /** Everything the batcher tracks for one lane. */
 export interface LaneState<T, R, L extends string> {
   readonly name: L;
   readonly config: LaneConfig;
-  readonly queue: LaneQueue<T, R>;
+  readonly pending: PendingBatches<T, R>;
   readonly adaptive: AdaptiveBatchSize;
   /** Jobs waiting upstream, as last reported with `setBacklog()`. */
   backlog: number;
@@ -25,7 +25,7 @@ export function createLaneState<T, R, L extends string>(name: L, config: LaneCon
   return {
     name,
     config,
-    queue: new LaneQueue(),
+    pending: new PendingBatches(),
     adaptive: new AdaptiveBatchSize(config.maxBatchSize, config.sloMs, adaptive),
     backlog: 0,
     inFlightItems: 0,
@@ -39,7 +39,7 @@ export function createLaneState<T, R, L extends string>(name: L, config: LaneCon
 
 export function laneStats<T, R, L extends string>(lane: LaneState<T, R, L>): LaneStats {
   return {
-    queuedItems: lane.queue.size,
+    queuedItems: lane.pending.size,
     inFlightItems: lane.inFlightItems,
     targetBatchSize: lane.adaptive.target,
     latencyEwmaMs: lane.adaptive.latencyEwmaMs,

@@ -10,8 +10,8 @@ import type { BatcherOptions, ResolvedBatcherOptions } from './batcher-options.j
 import { BatcherStoppedError, OutOfMemoryError, VramBudgetError } from './batching-error.js';
 import { ActivationEstimator } from './activation-estimator.js';
 import { planAdmission } from './admission.js';
-import { bisect, CountedItem, settleItems } from './lane-queue.js';
-import type { PendingBatch, PendingItem } from './lane-queue.js';
+import { bisect, CountedItem, settleItems } from './pending-batches.js';
+import type { PendingBatch, PendingItem } from './pending-batches.js';
 import { GpuTimeEstimator } from './gpu-time-estimator.js';
 import { planFromMeasuredUse } from './measured-use.js';
 import { ModelResidency } from './model-residency.js';
@@ -104,14 +104,14 @@ export class MicroBatcher<T, R, L extends string = string> {
       this.#schedulePump();
       return Promise.reject(new VramBudgetError(item.model, spec.weightBytes + perItemBytes, this.#options.budgetBytes));
     }
-    if (lane.queue.size === 0 && lane.inFlightItems === 0) this.#fairShare.activate(lane.name, this.#activeLanes());
+    if (lane.pending.size === 0 && lane.inFlightItems === 0) this.#fairShare.activate(lane.name, this.#activeLanes());
     let resolve!: (value: R) => void;
     let reject!: (error: unknown) => void;
     const promise = new Promise<R>((ok, fail) => {
       resolve = ok;
       reject = fail;
     });
-    lane.queue.add(item, new CountedItem(item.payload, this.#clock.now(), this.#counters, resolve, reject));
+    lane.pending.add(item, new CountedItem(item.payload, this.#clock.now(), this.#counters, resolve, reject));
     this.#schedulePump();
     return promise;
   }
@@ -119,7 +119,7 @@ export class MicroBatcher<T, R, L extends string = string> {
   /** Items of the lane in the batcher now: waiting for batch-mates or room, or in a running batch. */
   heldItems(lane: L): number {
     const state = this.#lane(lane);
-    return state.queue.size + state.inFlightItems;
+    return state.pending.size + state.inFlightItems;
   }
 
   /**
@@ -134,7 +134,7 @@ export class MicroBatcher<T, R, L extends string = string> {
     const prefetchBatches = state.config.prefetchBatches ?? this.#options.prefetchBatches;
     const canStartOne = state.inFlightBatches < state.config.maxBatchesInFlight;
     const batches = Math.max(prefetchBatches, canStartOne ? 1 : 0);
-    return Math.max(0, state.config.maxBatchSize * batches - state.queue.size);
+    return Math.max(0, state.config.maxBatchSize * batches - state.pending.size);
   }
 
   /**
@@ -211,7 +211,7 @@ export class MicroBatcher<T, R, L extends string = string> {
     if (this.#state === 'running') this.#beginStopping();
     if (this.#state === 'draining') {
       const error = new BatcherStoppedError('closing');
-      for (const lane of this.#lanes.values()) for (const item of lane.queue.takeAll()) item.reject(error);
+      for (const lane of this.#lanes.values()) for (const item of lane.pending.takeAll()) item.reject(error);
     }
     this.#schedulePump();
     return this.#stopped!.promise;
@@ -231,7 +231,7 @@ export class MicroBatcher<T, R, L extends string = string> {
   }
 
   #activeLanes(): L[] {
-    return [...this.#lanes.values()].filter((l) => l.queue.size > 0 || l.inFlightItems > 0).map((l) => l.name);
+    return [...this.#lanes.values()].filter((l) => l.pending.size > 0 || l.inFlightItems > 0).map((l) => l.name);
   }
 
   #emit(event: BatcherEvent<L>): void {
@@ -267,7 +267,7 @@ export class MicroBatcher<T, R, L extends string = string> {
       const lane = this.#lanes.get(name)!;
       if (lane.inFlightBatches >= lane.config.maxBatchesInFlight) continue;
       const flushNow = this.#state === 'draining' || (this.#options.flushWhenIdle && idle && lane.backlog === 0);
-      const candidate = lane.queue.candidate(nowMs, lane.adaptive.target, lane.config.maxLatencyMs, flushNow);
+      const candidate = lane.pending.candidate(nowMs, lane.adaptive.target, lane.config.maxLatencyMs, flushNow);
       if (!candidate) {
         lane.blockedSinceMs = undefined;
         continue;
@@ -288,7 +288,7 @@ export class MicroBatcher<T, R, L extends string = string> {
         evictable: this.#residency.evictable(candidate.model),
       });
       if (plan.kind === 'reject') {
-        const items = lane.queue.take(candidate, candidate.items.length);
+        const items = lane.pending.take(candidate, candidate.items.length);
         const error = new VramBudgetError(candidate.model, plan.needBytes, this.#options.budgetBytes);
         this.#emit({ type: 'rejected', lane: name, model: candidate.model, code: 'E_VRAM_BUDGET', items: items.length });
         for (const item of items) item.reject(error);
@@ -308,8 +308,8 @@ export class MicroBatcher<T, R, L extends string = string> {
   }
 
   #start(lane: LaneState<T, R, L>, candidate: PendingBatch<T, R>, count: number, perItemBytes: number, nowMs: number): void {
-    if (candidate.attempt === 0) lane.adaptive.observeBacklog(lane.queue.size + lane.backlog);
-    const items = lane.queue.take(candidate, count);
+    if (candidate.attempt === 0) lane.adaptive.observeBacklog(lane.pending.size + lane.backlog);
+    const items = lane.pending.take(candidate, count);
     const activationBytes = perItemBytes * items.length;
     const estimateMs = this.#gpuTime.estimateMs(candidate.model, items.length);
     for (const item of items) item.firstStartMs ??= nowMs;
@@ -405,7 +405,7 @@ export class MicroBatcher<T, R, L extends string = string> {
       this.#emit({ type: 'rejected', lane: lane.name, model: batch.model, code: 'E_OOM', items: 1 });
       items[0]!.reject(new OutOfMemoryError(batch.model, batch.attempt + 1, error));
     } else {
-      lane.queue.pushRetries(bisect(shape, items, batch.attempt));
+      lane.pending.pushRetries(bisect(shape, items, batch.attempt));
     }
     if (this.#batchesInFlight > 0) this.#oomHold = true;
   }
@@ -414,7 +414,7 @@ export class MicroBatcher<T, R, L extends string = string> {
     const nowMs = this.#clock.now();
     let nextMs: number | undefined;
     for (const lane of this.#state === 'running' ? this.#lanes.values() : []) {
-      const dueMs = lane.queue.nextDeadlineMs(nowMs, lane.config.maxLatencyMs);
+      const dueMs = lane.pending.nextDeadlineMs(nowMs, lane.config.maxLatencyMs);
       if (dueMs !== undefined && (nextMs === undefined || dueMs < nextMs)) nextMs = dueMs;
     }
     this.#timer.aim(nextMs);
@@ -423,7 +423,7 @@ export class MicroBatcher<T, R, L extends string = string> {
   /** While draining: once nothing is held or running, unload the models, then stop. */
   #finishStopping(): void {
     if (this.#state !== 'draining' || this.#batchesInFlight > 0) return;
-    for (const lane of this.#lanes.values()) if (lane.queue.size > 0) return;
+    for (const lane of this.#lanes.values()) if (lane.pending.size > 0) return;
     for (const model of this.#residency.loadedModels()) this.#residency.evict(model);
     if (this.#residency.busy()) return;
     this.#state = 'stopped';

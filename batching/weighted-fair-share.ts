@@ -1,7 +1,7 @@
 /**
  * Weighted fair sharing of GPU time between lanes (stride scheduling): each lane accumulates the GPU time
  * its batches take divided by its weight, and the lane with the least goes next. A lane that returns from
- * idle starts level with the least-served active lane, so idling banks no credit.
+ * idle starts level with the least-served active lane, so time spent idle is not owed back to it later.
  */
 export class WeightedFairShare<L extends string> {
   readonly #weights: ReadonlyMap<L, number>;

@@ -229,7 +229,7 @@ export class FleetWorker {
         lockDurationMs: options.lockDurationMs,
         concurrencyHoldMs: options.concurrencyHoldMs,
         ...(options.fixedConcurrency === undefined || overflow ? {} : { fixedConcurrency: options.fixedConcurrency }),
-        ...(overflow ? { overflow: { minBacklog: options.overflowBacklog, backedUpForMs: options.overflowAfterMs, ownLanesIdle } } : {}),
+        ...(overflow ? { overflow: { overflowBacklog: options.overflowBacklog, overflowAfterMs: options.overflowAfterMs, ownLanesIdle } } : {}),
         ...(!overflow && options.overflowLanes.length > 0 ? { onJobTaken: recheckOverflow } : {}),
       });
       const depthQueue = new Queue(laneQueueName(lane), { connection: main, prefix: laneQueuePrefix(options.prefix, lane) });

@@ -19,6 +19,7 @@ export { ModelRepository, type SurveyedModel } from './models/model-repository.j
 export { describeSizes, isSizeAllowed } from './models/model-manifest.js';
 export { planRenderSize } from './consumer/render-size.js';
 export { EDIT_ACTIVATION_SCALE } from './consumer/edit-job.js';
+export { LaneConcurrency, type LaneConcurrencyOptions, type LaneDemand } from './consumer/lane-concurrency.js';
 export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateItem } from './pipelines/index.js';
 export type { ModelDescription, DiffusionModel, UpscaleModel } from './models/model-description.js';
 export type { BatcherOverrides } from './worker-options.js';

@@ -220,16 +220,17 @@ function highLoadMarkdown(s: ScenarioResult): string[] {
   ];
 }
 
-/** Writes `bench/results/latest.{json,md}` and a timestamped copy of each; returns the paths. */
-export function writeResults(report: BenchReport, dir = join('bench', 'results')): string[] {
+/**
+ * Writes `bench/results/latest.{json,md}` and, with `keep` (a run the README is to cite), a copy of each named
+ * after the run's start and mode; returns the paths.
+ */
+export function writeResults(report: BenchReport, { keep = false, dir = join('bench', 'results') }: { keep?: boolean; dir?: string } = {}): string[] {
   mkdirSync(dir, { recursive: true });
   const stamp = report.startedAt.replace(/[:.]/g, '-');
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const md = `# Benchmark results\n\n${toMarkdown(report)}`;
-  const paths = [join(dir, 'latest.json'), join(dir, 'latest.md'), join(dir, `${stamp}-${report.mode}.json`), join(dir, `${stamp}-${report.mode}.md`)];
-  writeFileSync(paths[0]!, json);
-  writeFileSync(paths[1]!, md);
-  writeFileSync(paths[2]!, json);
-  writeFileSync(paths[3]!, md);
+  const names = ['latest', ...(keep ? [`${stamp}-${report.mode}`] : [])];
+  const paths = names.flatMap((name) => [join(dir, `${name}.json`), join(dir, `${name}.md`)]);
+  for (const path of paths) writeFileSync(path, path.endsWith('.json') ? json : md);
   return paths;
 }

@@ -1,6 +1,7 @@
-// `npm run bench [-- --quick] [-- --json]`: fleet overhead, inference and the incident scenario, measured side by
-// side in one run. Prints a table (or, with --json, one JSON object and nothing else on stdout); writes
-// bench/results/latest.{json,md} and a timestamped copy. Progress goes to stderr. See README "Benchmarks".
+// `npm run bench [-- --quick] [-- --json] [-- --keep]`: fleet overhead, inference and the incident scenario, measured
+// side by side in one run. Prints a table (or, with --json, one JSON object and nothing else on stdout); writes
+// bench/results/latest.{json,md}, and with --keep also a copy named after the run's start (for a run the README
+// cites: bench/results keeps those and latest.*, not every run). Progress goes to stderr. See README "Benchmarks".
 // Other flags: --only overhead,inference,scenario,ingress,scale (or --section: runs a subset; results are not written), --seed N,
 // --gpus N (simulated GPUs in the scenario, default 2), --placement 'flash,typography,upscale;large' (the after
 // configuration's lanes per GPU, `;` between GPUs; default: see defaultPlacement in scenario-bench.ts),
@@ -20,6 +21,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
     only: { type: 'string' },
     // The same as --only, under the name the issue tracker uses (`--section inference`).
     section: { type: 'string' },
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     scale,
     goals: evaluateGoals({ overhead, inference, scenario, ingress }),
   };
-  const paths = writeResults(report);
+  const paths = writeResults(report, { keep: values.keep });
   log(`wrote ${paths.join(', ')} in ${durationS.toFixed(0)} s`);
   stdoutWrite(values.json ? `${JSON.stringify(report)}\n` : toMarkdown(report));
 }

@@ -1,5 +1,5 @@
 import type { Clock, MicroBatcher } from '../../batching/index.js';
-import { SlidingMax } from '../../workers/consumer/sliding-max.js';
+import { LaneConcurrency } from '../../workers/index.js';
 
 export interface SimulatedLaneConsumerOptions<T, L extends string> {
   lane: L;
@@ -14,20 +14,21 @@ export interface SimulatedLaneConsumerOptions<T, L extends string> {
 }
 
 /**
- * A lane's BullMQ Worker reduced to its flow control, with the rule `LaneConsumer.updateConcurrency` applies in
- * production: concurrency is the peak, over `concurrencyHoldMs`, of `max(1, heldItems + wantedItems)`, and the
- * lane takes jobs while it holds fewer than that. Redis round trips are not simulated: a job is taken as soon as
- * there is room. Call `update()` where production does: after batcher events and on the depth poll; a job
+ * A lane's BullMQ Worker reduced to its flow control, with production's {@link LaneConcurrency} (what
+ * `LaneConsumer.updateConcurrency` applies): concurrency is the peak, over `concurrencyHoldMs`, of
+ * `max(1, heldItems + wantedItems)`, and the lane takes jobs while it holds fewer than that. Redis round trips
+ * are not simulated: a job is taken as soon as there is room. Call `update()` where production does: after batcher events and on the depth poll; a job
  * arriving or settling calls it too (BullMQ's blocking fetch wakes, and a finished job frees a slot).
  */
 export class SimulatedLaneConsumer<T, L extends string> {
   readonly #options: SimulatedLaneConsumerOptions<T, L>;
-  readonly #peak: SlidingMax;
+  readonly #concurrency: LaneConcurrency<L>;
   #active = 0;
 
   constructor(options: SimulatedLaneConsumerOptions<T, L>) {
     this.#options = options;
-    this.#peak = new SlidingMax(options.concurrencyHoldMs);
+    const { lane, batcher, concurrencyHoldMs, clock } = options;
+    this.#concurrency = new LaneConcurrency({ lane, batcher, concurrencyHoldMs, monotonicNow: () => clock.now() });
   }
 
   /** Jobs taken and not settled (BullMQ's jobs in progress). */
@@ -36,8 +37,8 @@ export class SimulatedLaneConsumer<T, L extends string> {
   }
 
   update(): void {
-    const { batcher, lane, clock } = this.#options;
-    const concurrency = this.#peak.add(Math.max(1, batcher.heldItems(lane) + batcher.wantedItems(lane)), clock.now());
+    const { batcher } = this.#options;
+    const concurrency = this.#concurrency.update();
     while (this.#active < concurrency && batcher.state === 'running') {
       const job = this.#options.take();
       if (job === undefined) return;

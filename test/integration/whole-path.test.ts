@@ -90,7 +90,7 @@ describe('whole path on real Redis with the file store: producer → router → 
     // Read the stored artifact itself back, independently of the worker's own check.
     const stored = await sharp(await fleet.store.get(view.result!.image.key)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const ocr = await OcrChecker.load();
-    const reading = await ocr.read({ data: stored.data, width: stored.info.width, height: stored.info.height, channels: 3 }, { left: 0, top: 0, width: stored.info.width, height: stored.info.height }, 80);
+    const reading = await ocr.read({ pixels: stored.data, width: stored.info.width, height: stored.info.height, channels: 3 }, { left: 0, top: 0, width: stored.info.width, height: stored.info.height }, 80);
     assert.match(reading.text.replace(/\s+/g, ' '), /SUNSET ?BEATS/);
     const noText = await render(producer, { prompt: 'street sign lettering, hand painted', width: 512, height: 512, account });
     assert.deepEqual(noText.result!.text, { checked: false, reason: 'no text to draw: the request has no text field and the prompt no quoted text' });

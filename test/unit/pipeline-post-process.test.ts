@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { encodeImage } from '../../workers/pipelines/post-process.js';
-import type { RawImage } from '../../workers/pipelines/raw-image.js';
+import type { RawImage } from '../../workers/pipelines/index.js';
 
 function gradient(width: number, height: number): RawImage {
   const pixels = new Uint8Array(width * height * 3);

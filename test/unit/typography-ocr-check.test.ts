@@ -11,13 +11,13 @@ import {
   normaliseForComparison,
   type OcrChecker,
   type PixelBox,
-  type RawImage,
   resolveFontFace,
   resolveTextSpec,
   solidBackground,
   type TextLayout,
   TypographyRenderer,
 } from '../../workers/typography/index.js';
+import type { RawImage } from '../../workers/pipelines/index.js';
 
 ensureFontConfig();
 const SIZE = 512;

@@ -116,7 +116,7 @@ describe('layoutText', () => {
       assert.deepEqual([shipped.family, shipped.weight, shipped.fallback], [family, weight, false]);
       const layout = layoutText('Quiz: 7 Wavy Jackdaws', box, await FontMetrics.load(shipped.file), 'left');
       const drawn = await compositeText(background, layout, { face: shipped, color: '#000000' });
-      const { info } = await sharp(drawn.data, { raw: { width: 512, height: 512, channels: 3 } })
+      const { info } = await sharp(drawn.pixels, { raw: { width: 512, height: 512, channels: 3 } })
         .trim({ background: '#ffffff', threshold: 10 })
         .toBuffer({ resolveWithObject: true });
       const inkRight = -(info.trimOffsetLeft ?? 0) + info.width;
@@ -133,7 +133,7 @@ describe('layoutText', () => {
       for (const align of ['left', 'right'] as const) {
         const layout = layoutText(text, box, metrics, align);
         const drawn = await compositeText(background, layout, { face, color: '#000000' });
-        const { info } = await sharp(drawn.data, { raw: { width: 512, height: 512, channels: 3 } })
+        const { info } = await sharp(drawn.pixels, { raw: { width: 512, height: 512, channels: 3 } })
           .trim({ background: '#ffffff', threshold: 10 })
           .toBuffer({ resolveWithObject: true });
         const inkLeft = -(info.trimOffsetLeft ?? 0);

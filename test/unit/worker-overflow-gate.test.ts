@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { OverflowGate } from '../../workers/consumer/overflow-gate.js';
 
 test('OverflowGate opens once the backlog has lasted and the own lanes are idle; closes on either', () => {
-  const gate = new OverflowGate({ minBacklog: 2, backedUpForMs: 500 });
+  const gate = new OverflowGate({ overflowBacklog: 2, overflowAfterMs: 500 });
   assert.equal(gate.evaluate(true, 0), false, 'no backlog seen yet');
   gate.observeBacklog(1, 0);
   assert.equal(gate.evaluate(true, 1000), false, 'below the threshold');
@@ -22,6 +22,6 @@ test('OverflowGate opens once the backlog has lasted and the own lanes are idle;
 });
 
 test('OverflowGate refuses thresholds that cannot work', () => {
-  assert.throws(() => new OverflowGate({ minBacklog: 0, backedUpForMs: 0 }), /minBacklog must be an integer >= 1, got 0/);
-  assert.throws(() => new OverflowGate({ minBacklog: 1, backedUpForMs: -1 }), /backedUpForMs must be a finite number >= 0, got -1/);
+  assert.throws(() => new OverflowGate({ overflowBacklog: 0, overflowAfterMs: 0 }), /overflowBacklog must be an integer >= 1, got 0/);
+  assert.throws(() => new OverflowGate({ overflowBacklog: 1, overflowAfterMs: -1 }), /overflowAfterMs must be a finite number >= 0, got -1/);
 });

@@ -1,20 +1,6 @@
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import type { MicroBatcher } from '../../batching/index.js';
-import {
-  describeError,
-  ERROR_CODES,
-  errorCodeOf,
-  formatFailedReason,
-  laneQueueName,
-  laneQueuePrefix,
-  type JobData,
-  type JobResult,
-  type Lane,
-  type Logger,
-  type RedisClient,
-  type RedisOutageLog,
-} from '../../contract/index.js';
-import type { CounterChild, HistogramChild } from '../metrics/bound-metrics.js';
+import { errorCodeOf, laneQueueName, laneQueuePrefix, type JobData, type JobResult, type Lane, type Logger, type RedisClient, type RedisOutageLog } from '../../contract/index.js';
 import type { Finisher } from './job-finisher.js';
 import type { LatencyRecorder } from '../metrics/latency-recorder.js';
 import type { ModelRepository } from '../models/model-repository.js';
@@ -23,7 +9,8 @@ import { readSourceImage } from './read-source-image.js';
 import { EDIT_ACTIVATION_SCALE, prepareEdit } from './edit-job.js';
 import { prepareRenderJob } from './prepare-render-job.js';
 import { OverflowGate, type OverflowGateOptions } from './overflow-gate.js';
-import { SlidingMax } from './sliding-max.js';
+import { LaneConcurrency } from './lane-concurrency.js';
+import { LaneOutcomes } from './lane-outcomes.js';
 import type { CrashIsolation } from './crash-isolation.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
@@ -60,55 +47,43 @@ export interface LaneConsumerOptions {
   onJobTaken?: () => void;
   /** Monotonic time, ms, for the concurrency hold and the overflow gate. @default performance.now */
   monotonicNow?: () => number;
-  /** Jobs held at once, fixed (no credits): only for measuring bursting. @default credits */
+  /** Jobs held at once, fixed: only for measuring bursting (see {@link LaneConcurrency}). @default the lane's demand */
   fixedConcurrency?: number;
   now?: () => number;
 }
 
 /**
  * Drains one lane: a BullMQ Worker whose processor hands each job to the shared micro-batcher and
- * finishes it (encode, store) once its batch ran. How many jobs it holds follows the batcher's credits:
- * the Worker's concurrency is reset to what the lane has in the batcher plus what it still wants, so a busy
- * worker leaves jobs in Redis for others.
+ * finishes it (encode, store) once its batch ran. How many jobs it holds follows the lane's demand in the
+ * batcher (see {@link LaneConcurrency}): the Worker's concurrency is reset to the recent peak of what the lane
+ * holds there plus what it still wants, so a busy worker leaves jobs in Redis for others. How each job ended is
+ * recorded by {@link LaneOutcomes}.
  */
 export class LaneConsumer {
   readonly lane: Lane;
   readonly worker: Worker<JobData, JobResult>;
   private readonly now: () => number;
-  /**
-   * Without the hold, the target swings by a whole batch at every batch start and end; each rise sends
-   * BullMQ's main loop fetching one job per Redis round trip while the jobs that completed wait for it to
-   * dispatch them (a no-op lane ran at ~0.7× fixed concurrency that way).
-   */
-  private readonly peak: SlidingMax;
+  private readonly concurrency: LaneConcurrency<Lane>;
+  private readonly outcomes: LaneOutcomes;
   private readonly monotonicNow: () => number;
   /** An overflow lane's gate: its Worker runs only while open. */
   private readonly overflowGate: OverflowGate | undefined;
   private started = false;
   private stopping = false;
-  private readonly perModel = new Map<string, { completed: CounterChild; costUnits: CounterChild }>();
-  /** This lane's per-job histograms, bound once. */
-  private readonly laneSeconds: Record<'queueWait' | 'batchWait' | 'postProcess' | 'upload' | 'endToEnd', HistogramChild>;
 
   constructor(private readonly options: LaneConsumerOptions) {
     this.lane = options.lane;
     this.now = options.now ?? Date.now;
     this.monotonicNow = options.monotonicNow ?? (() => performance.now());
-    this.peak = new SlidingMax(options.concurrencyHoldMs);
+    const { lane, batcher, concurrencyHoldMs, fixedConcurrency, metrics, recorder } = options;
+    this.concurrency = new LaneConcurrency({ lane, batcher, concurrencyHoldMs, fixedConcurrency, monotonicNow: this.monotonicNow });
+    this.outcomes = new LaneOutcomes({ lane, metrics, recorder });
     this.overflowGate = options.overflow === undefined ? undefined : new OverflowGate(options.overflow);
-    const { metrics, lane } = options;
-    this.laneSeconds = {
-      queueWait: metrics.queueWait.labels({ lane }),
-      batchWait: metrics.batchWait.labels({ lane }),
-      postProcess: metrics.postProcess.labels({ lane }),
-      upload: metrics.upload.labels({ lane }),
-      endToEnd: metrics.endToEnd.labels({ lane }),
-    };
     this.worker = new Worker<JobData, JobResult>(laneQueueName(options.lane), (job, token) => this.process(job, token), {
       connection: options.connection,
       prefix: laneQueuePrefix(options.prefix, options.lane),
       autorun: false,
-      concurrency: this.wantedConcurrency(),
+      concurrency: this.concurrency.wanted(),
       lockDuration: options.lockDurationMs,
       // A worker killed mid-batch leaves its jobs locked; they return to the queue within about two lock durations.
       // CrashIsolation fails the job that killed it at its second stall; the limit is a backstop above that.
@@ -132,14 +107,9 @@ export class LaneConsumer {
     this.updateConcurrency();
   }
 
-  /**
-   * Called after batcher events and on the worker's depth poll. The Worker's concurrency is the peak, over the
-   * last `concurrencyHoldMs`, of what the lane holds in the batcher plus what it still wants: it rises at once
-   * and falls back once a hold passes without that demand.
-   */
+  /** Called after batcher events and on the worker's depth poll: applies {@link LaneConcurrency}'s figure to the Worker. */
   updateConcurrency(): void {
-    const target = this.wantedConcurrency();
-    const applied = this.options.fixedConcurrency === undefined ? this.peak.add(target, this.monotonicNow()) : target;
+    const applied = this.concurrency.update();
     if (this.worker.concurrency !== applied) this.worker.concurrency = applied;
     this.applyGate();
   }
@@ -181,14 +151,8 @@ export class LaneConsumer {
     await this.worker.close();
   }
 
-  private wantedConcurrency(): number {
-    if (this.options.fixedConcurrency !== undefined) return this.options.fixedConcurrency;
-    const { batcher, lane } = this.options;
-    return Math.max(1, batcher.heldItems(lane) + batcher.wantedItems(lane));
-  }
-
   private async process(job: Job<JobData, JobResult>, token?: string): Promise<JobResult> {
-    const { lane, metrics, recorder, logger } = this.options;
+    const { lane, logger } = this.options;
     const takenAt = this.now();
     const model = job.data.model;
     this.options.onJobTaken?.();
@@ -212,7 +176,7 @@ export class LaneConsumer {
         log.info('worker stopping: job returned to the queue');
         throw new WaitingError();
       }
-      throw this.failure(job, error, log);
+      throw this.outcomes.failure(job, error, log);
     } finally {
       this.options.isolation.release(job.id!);
     }
@@ -220,7 +184,7 @@ export class LaneConsumer {
 
   /** Prepares, batches and finishes one job; `alone` gives it a batch of its own (see CrashIsolation). */
   private async render(job: Job<JobData, JobResult>, takenAt: number, alone: boolean): Promise<JobResult> {
-    const { lane, recorder, logger } = this.options;
+    const { lane, logger } = this.options;
     const model = job.data.model;
     const description = await this.options.repository.describe(model);
     const { batchKey, ...plan } = prepareRenderJob(job.data, job.id!, description, alone);
@@ -239,45 +203,10 @@ export class LaneConsumer {
       payload: renderJob,
     });
     const { result, timings } = await this.options.finisher.finish(renderJob, output, description);
-    const t = result.timings;
-    const seconds = this.laneSeconds;
-    seconds.queueWait.observe((t.queueWaitMs ?? 0) / 1000);
-    seconds.batchWait.observe((t.batchWaitMs ?? 0) / 1000);
-    seconds.postProcess.observe(timings.postProcessMs / 1000);
-    seconds.upload.observe(timings.uploadMs / 1000);
-    seconds.endToEnd.observe((t.endToEndMs ?? 0) / 1000);
-    const perModel = this.modelCounters(model);
-    perModel.completed.inc();
-    perModel.costUnits.inc(result.costUnits ?? 0);
-    recorder.observeJob(lane, t);
-    recorder.observeModelJob(job.data, result);
+    this.outcomes.completed(job.data, result, timings);
     // The batch's info line names this job (see FleetWorker); this one is for debugging, its fields inline
     // because a child logger per job costs more than the line.
-    if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: t.endToEndMs }, 'job completed');
+    if (logger.isLevelEnabled('debug')) logger.debug({ jobId: job.id, lane, model, batchId: result.batch?.id, batchSize: result.batch?.size, key: result.image.key, endToEndMs: result.timings.endToEndMs }, 'job completed');
     return result;
-  }
-
-  private modelCounters(model: string): { completed: CounterChild; costUnits: CounterChild } {
-    let counters = this.perModel.get(model);
-    if (counters === undefined) {
-      const labels = { lane: this.lane, model };
-      this.perModel.set(model, (counters = { completed: this.options.metrics.completed.labels(labels), costUnits: this.options.metrics.costUnits.labels(labels) }));
-    }
-    return counters;
-  }
-
-  /** Codes every failure; what retrying cannot fix becomes UnrecoverableError, so BullMQ fails it at once. */
-  private failure(job: Job<JobData, JobResult>, error: unknown, log: Logger): Error {
-    const code = errorCodeOf(error);
-    // The wrapper's context and the runtime's own words: `… failed while running: <onnxruntime's message>`.
-    const message = describeError(error);
-    const retryable = ERROR_CODES[code].retryable;
-    const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    this.options.metrics.failed.inc({ lane: this.lane, model: job.data.model, code });
-    if (final) this.options.recorder.count(this.lane, 'failed');
-    if (final) this.options.recorder.countModelFailure(job.data, code);
-    log[final ? 'error' : 'warn']({ code, err: error, attempt: job.attemptsMade + 1, final }, message);
-    const reason = formatFailedReason(code, message);
-    return retryable ? new Error(reason) : new UnrecoverableError(reason);
   }
 }

@@ -30,7 +30,7 @@ export class TypographyTextStage implements TextStage {
     const report = rendered.text;
     if (report.passed && report.attempts === 1) this.metrics.textChecks.inc({ result: 'first_try_pass' });
     this.metrics.textChecks.inc({ result: report.passed ? 'final_pass' : 'final_fail' });
-    return { image: { pixels: rendered.raw.data, width: rendered.width, height: rendered.height, channels: 3 }, report };
+    return { image: rendered.raw, report };
   }
 
   /**

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { EDIT_SOURCE_SIDE, FleetError } from '../../contract/index.js';
-import type { RawImage } from './raw-image.js';
+import { sharpFromRaw, type RawImage } from './raw-image.js';
 import { decodeSource } from './upscale-pipeline.js';
 
 /** Edit sources and masks bigger than the largest allowed side squared are refused before their pixels are decoded. */
@@ -50,7 +50,7 @@ async function decodeGrey(bytes: Uint8Array): Promise<GreyImage> {
 /** An RGB image resized to exactly `width`×`height` (fill: no crop, so every pixel keeps its place in the frame). */
 export async function resizeToFill(image: RawImage, width: number, height: number): Promise<RawImage> {
   if (image.width === width && image.height === height) return image;
-  const { data, info } = await sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } })
+  const { data, info } = await sharpFromRaw(image)
     .resize({ width, height, fit: 'fill', kernel: 'lanczos3' })
     .raw()
     .toBuffer({ resolveWithObject: true });

@@ -1,5 +1,4 @@
-import sharp from 'sharp';
-import type { RawImage } from './raw-image.js';
+import { sharpFromRaw, type RawImage } from './raw-image.js';
 
 export type ImageFormat = 'png' | 'webp';
 
@@ -31,10 +30,6 @@ export interface EncodedImage {
   thumbnail?: { data: Buffer; contentType: 'image/webp'; width: number; height: number };
 }
 
-function rawInput(image: RawImage): ReturnType<typeof sharp> {
-  return sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
-}
-
 /**
  * Encodes an 8-bit RGB image as PNG or WebP, plus a small WebP thumbnail for previews.
  * @throws RangeError for a quality or thumbnail size out of range.
@@ -44,11 +39,11 @@ export async function encodeImage(image: RawImage, options: EncodeImageOptions =
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new RangeError(`quality must be an integer 1–100, got ${quality}`);
   if (!Number.isInteger(thumbnailSizePx) || thumbnailSizePx < 1) throw new RangeError(`thumbnailSizePx must be an integer >= 1, got ${thumbnailSizePx}`);
   const encoded =
-    format === 'png' ? rawInput(image).png({ compressionLevel: 6 }) : rawInput(image).webp({ quality });
+    format === 'png' ? sharpFromRaw(image).png({ compressionLevel: 6 }) : sharpFromRaw(image).webp({ quality });
   const data = await encoded.toBuffer();
   const result: EncodedImage = { data, contentType: `image/${format}`, width: image.width, height: image.height };
   if (thumbnail) {
-    const { data: thumbData, info } = await rawInput(image)
+    const { data: thumbData, info } = await sharpFromRaw(image)
       .resize({ width: thumbnailSizePx, height: thumbnailSizePx, fit: 'inside', withoutEnlargement: true })
       // Thumbnails are throwaway previews: the fastest WebP effort costs a fraction of the default's.
       .webp({ quality: 80, effort: 0 })
@@ -64,7 +59,7 @@ export async function encodeImage(image: RawImage, options: EncodeImageOptions =
  */
 export async function resizeRaw(image: RawImage, width: number, height: number): Promise<RawImage> {
   if (image.width === width && image.height === height) return image;
-  const { data, info } = await rawInput(image)
+  const { data, info } = await sharpFromRaw(image)
     .resize({ width, height, fit: 'cover', kernel: 'lanczos3' })
     .removeAlpha()
     .raw()

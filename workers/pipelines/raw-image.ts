@@ -1,9 +1,19 @@
-/** An 8-bit RGB image, rows top to bottom, pixels interleaved (`r,g,b,r,g,b,…`): what sharp's `raw` input takes. */
+import sharp, { type Sharp } from 'sharp';
+
+/**
+ * An 8-bit RGB image, rows top to bottom, pixels interleaved (`r,g,b,r,g,b,…`), no padding: what sharp's `raw`
+ * input takes. The one decoded-image type of workers/: pipelines produce it, typography and the finisher take it.
+ */
 export interface RawImage {
   pixels: Uint8Array;
   width: number;
   height: number;
   channels: 3;
+}
+
+/** A sharp pipeline reading the raw pixels. */
+export function sharpFromRaw(image: RawImage): Sharp {
+  return sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
 }
 
 /** Value range of a float image tensor: VAE decoders emit [-1,1], super-resolution models [0,1]. */

@@ -1,4 +1,4 @@
-import type { RawImage } from './raw-image.js';
+import type { RawImage } from '../pipelines/raw-image.js';
 import type { PixelBox } from './text-layout.js';
 
 /** An sRGB colour, 0–255 per channel. */
@@ -47,7 +47,7 @@ export function luminancesUnder(image: RawImage, box: PixelBox): Float32Array {
   for (let y = top; y < bottom; y += stride) {
     for (let x = left; x < right; x += stride) {
       const i = (y * image.width + x) * 3;
-      values.push(0.2126 * LINEAR[image.data[i]!]! + 0.7152 * LINEAR[image.data[i + 1]!]! + 0.0722 * LINEAR[image.data[i + 2]!]!);
+      values.push(0.2126 * LINEAR[image.pixels[i]!]! + 0.7152 * LINEAR[image.pixels[i + 1]!]! + 0.0722 * LINEAR[image.pixels[i + 2]!]!);
     }
   }
   return Float32Array.from(values).sort();

@@ -1,5 +1,5 @@
 import { FleetError } from '../../contract/index.js';
-import type { RawImage } from './raw-image.js';
+import type { RawImage } from '../pipelines/raw-image.js';
 import type { ResolvedTextSpec } from './text-spec.js';
 
 /** The word drawn to see that a family's font resolves: letters OCR tells apart, with no ambiguous glyphs. */
@@ -22,7 +22,7 @@ export function probeSpec(family: string): ResolvedTextSpec {
 export function probeBackground(): RawImage {
   const width = 320;
   const height = 112;
-  return { data: Buffer.alloc(width * height * 3, 255), width, height, channels: 3 };
+  return { pixels: Buffer.alloc(width * height * 3, 255), width, height, channels: 3 };
 }
 
 /**

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
-import type { ImageInput, RawImage } from './raw-image.js';
+import type { RawImage } from '../pipelines/raw-image.js';
+import type { ImageInput } from './decode-image.js';
 
 /**
  * Supplies the picture the text goes on: the lane's diffusion pipeline, or a stand-in. Same arguments, same pixels.
@@ -21,7 +22,7 @@ export const gradientBackground = async (width: number, height: number, seed: nu
     .raw()
     .toBuffer({ resolveWithObject: true });
   for (let i = 0; i < data.length; i++) data[i] = Math.max(0, Math.min(255, data[i]! + Math.round((random() - 0.5) * 16)));
-  return { data, width, height, channels: 3 };
+  return { pixels: data, width, height, channels: 3 };
 };
 
 /** A uniform background of one colour. */
@@ -33,7 +34,7 @@ export function solidBackground(color: { r: number; g: number; b: number }): (wi
       data[i + 1] = color.g;
       data[i + 2] = color.b;
     }
-    return { data, width, height, channels: 3 };
+    return { pixels: data, width, height, channels: 3 };
   };
 }
 

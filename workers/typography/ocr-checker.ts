@@ -1,7 +1,7 @@
 import { OnnxSessionFactory, type SessionFactory } from '../engine/onnx-session-factory.js';
 import { characterErrorRate, normaliseForComparison } from './character-error-rate.js';
 import { OCR_MODEL_FILES, type OcrModelFiles } from './ocr-model-files.js';
-import { type RawImage, sharpFromRaw } from './raw-image.js';
+import { type RawImage, sharpFromRaw } from '../pipelines/raw-image.js';
 import { TextDetector, type TextDetectorOptions } from './text-detector.js';
 import type { PixelBox } from './text-layout.js';
 import { TextRecognizer } from './text-recognizer.js';
@@ -140,7 +140,7 @@ export class OcrChecker {
     const width = Math.max(1, Math.round(crop.width * scale));
     const height = Math.max(1, Math.round(crop.height * scale));
     const data = await sharpFromRaw(image).extract(crop).resize(width, height, { fit: 'fill' }).raw().toBuffer();
-    const detected = await this.#detector.detect({ data, width, height, channels: 3 });
+    const detected = await this.#detector.detect({ pixels: data, width, height, channels: 3 });
     const boxes = detected.map((box) => ({
       left: crop.left + box.left / (width / crop.width),
       top: crop.top + box.top / (height / crop.height),

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { FontFace } from './font-catalogue.js';
-import { type RawImage, sharpFromRaw } from './raw-image.js';
+import { type RawImage, sharpFromRaw } from '../pipelines/raw-image.js';
 import type { PixelBox, TextLayout } from './text-layout.js';
 import { escapeXml } from './xml-escape.js';
 
@@ -82,5 +82,5 @@ export async function compositeText(background: RawImage, layout: TextLayout, st
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: 3 };
+  return { pixels: data, width: info.width, height: info.height, channels: 3 };
 }

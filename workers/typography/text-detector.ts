@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelSession, SessionFactory } from '../engine/onnx-session-factory.js';
-import { type RawImage, sharpFromRaw } from './raw-image.js';
+import { type RawImage, sharpFromRaw } from '../pipelines/raw-image.js';
 import type { PixelBox } from './text-layout.js';
 
 /** Tuning of the DB (differentiable binarisation) post-processing, as in PaddleOCR. */
@@ -48,7 +48,7 @@ export class TextDetector {
     const height = Math.ceil(image.height / STRIDE) * STRIDE;
     const padded =
       width === image.width && height === image.height
-        ? image.data
+        ? image.pixels
         : await sharpFromRaw(image).extend({ right: width - image.width, bottom: height - image.height, extendWith: 'copy' }).raw().toBuffer();
     const input = new Float32Array(3 * width * height);
     const plane = width * height;

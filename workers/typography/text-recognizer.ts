@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { ModelSession, SessionFactory } from '../engine/onnx-session-factory.js';
-import { type RawImage, sharpFromRaw } from './raw-image.js';
+import { type RawImage, sharpFromRaw } from '../pipelines/raw-image.js';
 import type { PixelBox } from './text-layout.js';
 
 /** One recognised line image. */
@@ -71,7 +71,7 @@ export class TextRecognizer {
     const height = Math.max(1, Math.min(image.height - top, Math.round(box.height)));
     const targetWidth = Math.max(8, Math.ceil((INPUT_HEIGHT * width) / height));
     const data = await sharpFromRaw(image).extract({ left, top, width, height }).resize(targetWidth, INPUT_HEIGHT, { fit: 'fill' }).raw().toBuffer();
-    return { data, width: targetWidth, height: INPUT_HEIGHT, channels: 3 };
+    return { pixels: data, width: targetWidth, height: INPUT_HEIGHT, channels: 3 };
   }
 
   async #run(crops: RawImage[]): Promise<RecognisedText[]> {
@@ -85,9 +85,9 @@ export class TextRecognizer {
         for (let x = 0; x < crop.width; x++) {
           const source = (y * crop.width + x) * 3;
           const target = base + y * width + x;
-          input[target] = crop.data[source + 2]! / 127.5 - 1; // BGR, as PaddleOCR feeds OpenCV images
-          input[target + plane] = crop.data[source + 1]! / 127.5 - 1;
-          input[target + 2 * plane] = crop.data[source]! / 127.5 - 1;
+          input[target] = crop.pixels[source + 2]! / 127.5 - 1; // BGR, as PaddleOCR feeds OpenCV images
+          input[target + plane] = crop.pixels[source + 1]! / 127.5 - 1;
+          input[target + 2 * plane] = crop.pixels[source]! / 127.5 - 1;
         }
       }
     });

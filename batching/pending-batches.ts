@@ -54,10 +54,10 @@ export function groupKeyOf(shape: BatchShape): string {
 }
 
 /**
- * One lane's waiting items: groups of compatible new items (insertion-ordered) and, ahead of them,
- * out-of-memory halves waiting to retry.
+ * One lane's waiting items, in memory: groups of compatible new items (insertion-ordered) and, ahead of them,
+ * out-of-memory halves waiting to retry. (Not a BullMQ queue: those are producer/'s `LaneQueues`.)
  */
-export class LaneQueue<T, R> {
+export class PendingBatches<T, R> {
   readonly #groups = new Map<string, PendingBatch<T, R>>();
   readonly #retries: PendingBatch<T, R>[] = [];
   #size = 0;
@@ -99,7 +99,7 @@ export class LaneQueue<T, R> {
     return best;
   }
 
-  /** Removes and returns the first `count` items of `batch` (a candidate of this queue). */
+  /** Removes and returns the first `count` items of `batch` (a candidate of these). */
   take(batch: PendingBatch<T, R>, count: number): PendingItem<T, R>[] {
     const taken = batch.items.splice(0, count);
     this.#size -= taken.length;
