@@ -69,6 +69,9 @@ export function compiledFleetBin(): string {
       logLevel: 'warning',
     });
     for (const folder of ASSET_FOLDERS) cpSync(join(ROOT, folder), join(partial, folder), { recursive: true });
+    // Under node_modules no package.json of ours applies: without this one Node would have to detect each
+    // file's module format by parsing it.
+    writeFileSync(join(partial, 'package.json'), '{ "type": "module" }\n');
     // bin/fleet.js without tsx: the CLI's entry is JavaScript beside it.
     mkdirSync(join(partial, 'bin'), { recursive: true });
     writeFileSync(join(partial, 'bin', 'fleet.js'), "await import('../cli/main.js');\n");
