@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { compiledFleetBin } from './compiled-fleet.js';
 import { REDIS_URL } from './redis.js';
 
-/** The `fleet` binary (runs the TypeScript through tsx). */
+/** The `fleet` binary as shipped (runs the TypeScript through tsx). */
 export const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -12,10 +13,13 @@ export interface FleetRun {
   stderr: string;
 }
 
-/** Runs `node bin/fleet.js …args` with REDIS_URL set, piped (not a TTY), and resolves when it exits. */
-export function runFleet(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<FleetRun> {
+/**
+ * Runs `fleet …args` as a process with REDIS_URL set, piped (not a TTY), and resolves when it exits. The CLI runs
+ * compiled (see compiled-fleet.ts) unless `bin` names another entry, such as FLEET_BIN.
+ */
+export function runFleet(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; bin?: string } = {}): Promise<FleetRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FLEET_BIN, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? compiledFleetBin(), ...args], {
       cwd: ROOT,
       env: { ...process.env, REDIS_URL, LOG_LEVEL: 'warn', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

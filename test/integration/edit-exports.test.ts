@@ -85,7 +85,9 @@ describe('edits over export-shaped oracle models, through a real worker', { conc
     fleet = await startTestWorker(prefix, {
       modelsDir,
       lanes: ['flash'],
-      batching: { flash: { maxBatchSize: 4, maxLatencyMs: 3000 } },
+      // A batch here is what one runEdits() enqueues together, flushed at maxLatencyMs (never full, never early):
+      // set well above how far apart jobs enqueued together reach the batcher, and no higher.
+      batching: { flash: { maxBatchSize: 4, maxLatencyMs: 1500 } },
       adaptiveBatching: false,
       batcherOverrides: { flushWhenIdle: false },
     });

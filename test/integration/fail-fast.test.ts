@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { DeleteBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { FleetError } from '../../contract/index.js';
 import { S3Store } from '../../workers/index.js';
-import { runFleet, type FleetRun } from '../helpers/fleet-cli.js';
+import { FLEET_BIN, runFleet, type FleetRun } from '../helpers/fleet-cli.js';
 import { testPrefix } from '../helpers/redis.js';
 import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
 import { MODELS_DIR } from '../helpers/worker.js';
@@ -78,6 +78,11 @@ describe('a misconfigured fleet stops at once with a clear message (exit 2)', ()
         assertOneLine(run, pattern, `${JSON.stringify(env)} fleet ${args.join(' ')}`);
       }
     }
+    // The suite runs the CLI compiled (helpers/compiled-fleet.ts); the shipped bin/fleet.js, through tsx, answers alike.
+    const compiled = await runFleet(['policy', 'show'], { env: { FLEET_PORT: 'abc' } });
+    const shipped = await runFleet(['policy', 'show'], { env: { FLEET_PORT: 'abc' }, bin: FLEET_BIN });
+    assert.deepEqual(shipped, compiled);
+    assert.equal(shipped.code, 2);
   });
 
   test('Redis unreachable: the message names the Redis (password redacted) and what was being done; only enqueue says "not enqueued"', async () => {

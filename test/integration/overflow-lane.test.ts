@@ -77,9 +77,15 @@ describe('overflow lanes: a worker helps a backed-up lane only while its own lan
       await largeDepthSeen(fleet, 1, 0);
       assert.equal((await producer.getJob(first.id)).state, 'waiting', 'a backlog of 1 is below the threshold of 2');
       const second = await producer.enqueue({ prompt: 'second export', intent: 'export', seed: 4, account });
-      const done = await Promise.race(
-        [first, second].map(async (r) => ((await producer.waitForResult(r.id, { timeoutMs: 60_000 })).state === 'completed' ? r.id : undefined)),
-      );
+      // Polled, not a race of waitForResult()s: the wait left behind would hold the test process open until its
+      // timeout, long after the test.
+      let done: string | undefined;
+      await waitUntil('one of the two exports to finish', async () => {
+        const views = await Promise.all([first, second].map((r) => producer.getJob(r.id)));
+        const finished = views.find((v) => v.state === 'completed' || v.state === 'failed');
+        if (finished?.state === 'completed') done = finished.id;
+        return finished !== undefined;
+      }, 60_000, 50);
       assert.ok(done !== undefined, 'a backlog of 2 opens the lane');
       await largeDepthSeen(fleet, 1, 0); // the done job has left; the gate decided on the one left
       const other = done === first.id ? second : first;

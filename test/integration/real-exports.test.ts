@@ -52,7 +52,9 @@ describe('real exports drop in: oracle folders shaped like Optimum, diffusers-sc
       modelsDir,
       lanes: ['flash'],
       // Four jobs enqueued together must form one batch of four: no early flush on an idle device, no adaptive size.
-      batching: { flash: { maxBatchSize: 4, maxLatencyMs: 3000 } },
+      // A lone job waits out maxLatencyMs in every case: it is set well above how far apart four jobs enqueued
+      // together reach the batcher, and no higher.
+      batching: { flash: { maxBatchSize: 4, maxLatencyMs: 1500 } },
       adaptiveBatching: false,
       batcherOverrides: { flushWhenIdle: false },
     });
