@@ -28,7 +28,6 @@ export const DRIFT_COUNTS_FLUSH_MS = 1000;
  * pending now (a producer flushes as it closes).
  */
 export class RequestFeatureCounter {
-  private expiredMinute = -1;
   /** minute → field (`<feature>=<bin>`) → requests, not yet written. */
   private pending = new Map<number, Map<string, number>>();
   private timer: NodeJS.Timeout | undefined;
@@ -63,22 +62,16 @@ export class RequestFeatureCounter {
     const pending = this.pending;
     this.pending = new Map();
     const pipeline = this.redis.pipeline();
-    let expired: number | undefined;
     for (const [minute, fields] of pending) {
       const key = driftCountsKey(this.prefix, minute);
       for (const [field, n] of fields) pipeline.hincrby(key, field, n);
-      if (minute > this.expiredMinute) {
-        pipeline.expire(key, DRIFT_COUNTS_TTL_SECONDS);
-        expired = minute;
-      }
+      // Every minute written gets its EXPIRE again (one command a second): no state to keep, and no key left without a TTL.
+      pipeline.expire(key, DRIFT_COUNTS_TTL_SECONDS);
     }
-    const before = this.expiredMinute;
-    if (expired !== undefined) this.expiredMinute = expired;
     try {
       const failed = (await pipeline.exec())?.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
-      this.expiredMinute = before;
       this.onError(error);
     }
   }

@@ -76,7 +76,7 @@ export async function startFleetIngress(redisUrl: string, prefix: string): Promi
 }
 
 /** What an ingress must do at least: parse the body and add it to the lane's queue with the fleet's job options. */
-export async function startBareRoute(redisUrl: string, prefix: string): Promise<Server> {
+async function startBareRoute(redisUrl: string, prefix: string): Promise<Server> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(laneQueueName('flash'), { connection, prefix: laneQueuePrefix(prefix, 'flash') });
   const app = Fastify();
