@@ -22,7 +22,8 @@ export const noopFinisher: Finisher = {
       timings: {
         queueWaitMs: Math.max(0, takenAt - data.enqueuedAt),
         batchWaitMs: Math.max(0, output.batchStartedAt - takenAt),
-        inferenceMs: output.inferenceMs,
+        // Rounded as JobFinisher rounds it: a double's full digits make a longer result for BullMQ to store.
+        inferenceMs: Math.round(output.inferenceMs * 10) / 10,
         postProcessMs: 0,
         uploadMs: 0,
         endToEndMs: Math.max(0, Date.now() - data.enqueuedAt),

@@ -89,7 +89,13 @@ export class CrashIsolation {
   holdBatch(jobIds: readonly string[]): void {
     if (jobIds.length === 0) return;
     const { redis, prefix, workerId } = this.options;
-    void redis.hset(batchHoldersKey(prefix), Object.fromEntries(jobIds.map((id) => [id, workerId]))).catch(() => {});
+    // Field/value pairs as one flat argument list: an object would be built, then flattened again by ioredis.
+    const fields = new Array<string>(2 * jobIds.length);
+    for (let i = 0; i < jobIds.length; i++) {
+      fields[2 * i] = jobIds[i]!;
+      fields[2 * i + 1] = workerId;
+    }
+    void redis.hset(batchHoldersKey(prefix), ...fields).catch(() => {});
   }
 
   /**

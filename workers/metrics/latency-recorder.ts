@@ -40,6 +40,11 @@ interface LaneMinute {
   statsKey: (minute: number) => string;
 }
 
+/** A series' id in `pending` and where its keys are. */
+interface SeriesKeys extends Pick<LaneMinute, 'histogramKey' | 'statsKey'> {
+  id: string;
+}
+
 /**
  * Collects latencies and per-lane (and per-model: `observeModelJob`) counts in memory and adds them to the per-minute Redis histograms
  * every `flushIntervalMs` in one pipeline (a few commands a second, whatever the job rate). Counting costs
@@ -52,6 +57,12 @@ export class LatencyRecorder {
   /** Keys whose EXPIRE failed: set again with the next flush, so no histogram outlives its TTL. */
   private unexpired = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * Each series' id and key builders, made on its first job: building them per observation cost more than the
+   * counting itself. Per lane, and per lane and model.
+   */
+  private readonly laneKeys = new Map<string, SeriesKeys>();
+  private readonly modelKeys = new Map<string, Map<string, SeriesKeys>>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -176,17 +187,35 @@ export class LatencyRecorder {
   }
 
   private laneMinute(minute: number, lane: string): LaneMinute {
-    return this.seriesMinute(minute, lane, {
-      histogramKey: (metric, m) => histogramKey(this.prefix, lane, metric, m),
-      statsKey: (m) => laneStatsKey(this.prefix, lane, m),
-    });
+    let keys = this.laneKeys.get(lane);
+    if (keys === undefined) {
+      this.laneKeys.set(
+        lane,
+        (keys = {
+          id: lane,
+          histogramKey: (metric, m) => histogramKey(this.prefix, lane, metric, m),
+          statsKey: (m) => laneStatsKey(this.prefix, lane, m),
+        }),
+      );
+    }
+    return this.seriesMinute(minute, keys.id, keys);
   }
 
   private modelMinute(minute: number, lane: string, model: string): LaneMinute {
-    return this.seriesMinute(minute, `${lane}\u0000${model}`, {
-      histogramKey: (metric, m) => modelHistogramKey(this.prefix, lane, model, metric as (typeof MODEL_METRICS)[number], m),
-      statsKey: (m) => modelStatsKey(this.prefix, lane, model, m),
-    });
+    let models = this.modelKeys.get(lane);
+    if (models === undefined) this.modelKeys.set(lane, (models = new Map()));
+    let keys = models.get(model);
+    if (keys === undefined) {
+      models.set(
+        model,
+        (keys = {
+          id: `${lane}\u0000${model}`,
+          histogramKey: (metric, m) => modelHistogramKey(this.prefix, lane, model, metric as (typeof MODEL_METRICS)[number], m),
+          statsKey: (m) => modelStatsKey(this.prefix, lane, model, m),
+        }),
+      );
+    }
+    return this.seriesMinute(minute, keys.id, keys);
   }
 
   /** The pending counts of one series (`id`: a lane, or lane NUL model) in one minute. */
