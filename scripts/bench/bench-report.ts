@@ -168,6 +168,7 @@ export function toMarkdown(report: BenchReport): string {
     scenarioRow('failed / unfinished jobs', (f) => `${f.failed} / ${f.unfinished}`, s, '', ''),
     scenarioRow('GPU busy, sustained load (per GPU)', (f) => `${pct(f.gpuBusy)} (${f.gpus.map((g) => pct(g.gpuBusy)).join(' / ')})`, s, '', ''),
     scenarioRow('GPU busy, saturated (per GPU)', (f) => `${pct(f.gpuBusySaturated)} (${f.gpus.map((g) => pct(g.gpuBusySaturated)).join(' / ')})`, s, '', 'goal ≥ 90 %'),
+    scenarioRow('capacity estimate, requests/s (offered ÷ GPU busy, sustained load)', (f) => f.capacityPerSec.toFixed(2), s, x(s.after.capacityPerSec / s.before.capacityPerSec), ''),
     scenarioRow('cost units per render', (f) => f.costPerRender.toFixed(2), s, x(s.ratios.costPerRender), '−45 % (0.55×)'),
     scenarioRow('VRAM peak per GPU (demand)', (f) => f.gpus.map((g) => `${gib(g.vramPeakBytes)} (${gib(g.vramDemandPeakBytes)})`).join(' / '), s, '', ''),
     scenarioRow('VRAM budget per worker', (f) => gib(f.vramBudgetBytes), s, '', ''),
@@ -202,7 +203,9 @@ function highLoadMarkdown(s: ScenarioResult): string[] {
   const a = h.after;
   return [
     `**3b. High load** (the after configuration alone, open loop, at ${h.loadFactor}× the before configuration's capacity: ` +
-      `${h.requests} requests at ${h.offeredLoadPerSec}/s over ${h.seconds} s; the before configuration's queue only grows there)`,
+      `${h.requests} requests at ${h.offeredLoadPerSec}/s over ${h.seconds} s; the before configuration's queue only grows there). ` +
+      `That is ${x(h.offeredLoadPerSec / s.after.capacityPerSec)} the after configuration's capacity estimate at normal load ` +
+      `(${s.after.capacityPerSec.toFixed(2)}/s); above 1× no queue can hold its p95.`,
     '',
     '| | normal load (after) | high load (after) | high / normal |',
     '| --- | ---: | ---: | ---: |',

@@ -89,6 +89,13 @@ export interface ScenarioFigures {
   gpuBusy: number;
   /** The same while a backlog keeps the fleet saturated. */
   gpuBusySaturated: number;
+  /**
+   * Requests per second (real-time equivalent) the configuration could take with every GPU busy all the time, read
+   * off the sustained phase: offered rate ÷ mean GPU busy share. An estimate at that phase's batch sizes (a busier
+   * fleet batches more) that ignores placement (a lane's own GPU saturates first); a completion count while a
+   * backlog drains would count the quick kinds first and overstate it.
+   */
+  capacityPerSec: number;
   costPerRender: number;
   /** Highest device memory in use on any one GPU (what did not fit was refused with an OOM). */
   vramPeakBytes: number;
@@ -357,6 +364,8 @@ async function runConfiguration(
       retries,
       gpuBusy: round(mean(sustained.map((s) => s.busyFraction)), 3),
       gpuBusySaturated: round(mean(saturated.map((s) => s.busyFraction)), 3),
+      // Busy time per request at the phase's batch sizes, over all GPUs: what the configuration could take at 100 % busy.
+      capacityPerSec: round(arrivals.length / options.sustainedSeconds / Math.max(1e-9, mean(sustained.map((s) => s.busyFraction))), 3),
       costPerRender: round(mean(completed.map((v) => v.view!.result!.costUnits ?? NaN)), 3),
       vramPeakBytes: Math.max(...gpus.map((g) => g.vramPeakBytes)),
       vramDemandPeakBytes: Math.max(...gpus.map((g) => g.vramDemandPeakBytes)),
