@@ -131,17 +131,17 @@ function roleOptions(role: RedisConnectionRole, options: RedisConnectionOptions)
     retryStrategy: retry,
     // A request connection also gives up on a command after 3 s, so a Redis that hangs (not just one that
     // is gone) is answered 503 too; worker connections block on purpose (BRPOPLPUSH, XREAD) and must not.
-    // Its commands of one tick go out as one write (auto-pipelining): an ingress serving many requests at once
-    // otherwise spends its CPU on a socket write per command.
+    // No auto-pipelining: the producer already sends one turn's admissions and adds as one command each
+    // (`LaneAdmission`), and wrapping every other command in a pipeline of its own cost the ingress more CPU per
+    // request than the writes it saved (bench/NOTES.md).
     ...(role === 'request'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000, enableAutoPipelining: true }
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 3000 }
       : { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined }),
   };
   const cluster: ClusterOptions = {
     lazyConnect: false,
     clusterRetryStrategy: retry,
     enableOfflineQueue: role !== 'request',
-    enableAutoPipelining: role === 'request',
   };
   return { node, cluster };
 }
