@@ -97,6 +97,9 @@ export class Producer {
   private readonly ownsConnection: boolean;
   private readonly target: string;
   private readonly featureCounter: RequestFeatureCounter | undefined;
+  /** The waits of `waitForResult` still pending: `close()` ends them, so no timer or poll outlives the producer. */
+  private readonly waits = new Set<() => void>();
+  private closed = false;
   private idSecret: Promise<string> | undefined;
 
   constructor(options: ProducerOptions) {
@@ -198,8 +201,9 @@ export class Producer {
     });
   }
 
-  /** Resolves with the job once it is completed or failed; `E_TIMEOUT` after `timeoutMs`. */
+  /** Resolves with the job once it is completed or failed; `E_TIMEOUT` after `timeoutMs`, `E_SHUTDOWN` if the producer closes first. */
   async waitForResult(id: string, options: WaitOptions = {}): Promise<JobView> {
+    if (this.closed) throw this.closedError(id);
     const timeoutMs = options.timeoutMs ?? 30_000;
     const lane = laneOfJobId(id);
     if (lane === undefined) throw new NotFoundError(`job ${id}`);
@@ -215,8 +219,10 @@ export class Producer {
         clearInterval(poll);
         events.off(`completed:${id}`, done);
         events.off(`failed:${id}`, done);
+        this.waits.delete(done);
         resolve();
       };
+      this.waits.add(done);
       events.on(`completed:${id}`, done);
       events.on(`failed:${id}`, done);
       timer = setTimeout(done, remainingMs);
@@ -235,6 +241,7 @@ export class Producer {
       const first = await this.getJob(id);
       if (first.state === 'completed' || first.state === 'failed') return first;
       await finished;
+      if (this.closed) throw this.closedError(id);
       view = await this.getJob(id);
     } finally {
       done();
@@ -271,10 +278,16 @@ export class Producer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const done of [...this.waits]) done();
     await this.featureCounter?.flush();
     await this.policy.close?.();
     await this.queues.close();
     if (this.ownsConnection) this.redis.disconnect();
+  }
+
+  private closedError(id: string): FleetError {
+    return new FleetError('E_SHUTDOWN', `job ${id}: the producer closed while waiting for its result (the job goes on; poll GET /jobs/${id})`, { details: { id } });
   }
 
   /**

@@ -106,4 +106,21 @@ describe('producer on real Redis', () => {
     const stuck = await producer.enqueue({ prompt: 'nobody drains flash here', account });
     await assert.rejects(producer.waitForResult(stuck.id, { timeoutMs: 200 }), (e: unknown) => (e as { code?: string }).code === 'E_TIMEOUT');
   });
+
+  test('closing a producer ends its pending waitForResult calls with E_SHUTDOWN; a wait after close is refused', async () => {
+    const own = await startTestProducer(prefix);
+    const stuck = await own.enqueue({ prompt: 'nobody drains flash here either', account });
+    // Long enough that only close() can end it before the test's own timeout.
+    const waiting = own.waitForResult(stuck.id, { timeoutMs: 600_000 });
+    const outcome = waiting.then(
+      () => 'resolved',
+      (error: unknown) => (error as { code?: string }).code,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await own.close();
+    assert.equal(await outcome, 'E_SHUTDOWN');
+    await assert.rejects(own.waitForResult(stuck.id, { timeoutMs: 1000 }), (e: unknown) => (e as { code?: string }).code === 'E_SHUTDOWN');
+    // The job itself is untouched: it waits for a worker.
+    assert.equal((await producer.getJob(stuck.id)).state, 'waiting');
+  });
 });
