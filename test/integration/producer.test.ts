@@ -118,7 +118,8 @@ describe('producer on real Redis', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
     await own.close();
-    assert.equal(await outcome, 'E_SHUTDOWN');
+    const stillWaiting = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting 5 s after close'), 5000).unref());
+    assert.equal(await Promise.race([outcome, stillWaiting]), 'E_SHUTDOWN');
     await assert.rejects(own.waitForResult(stuck.id, { timeoutMs: 1000 }), (e: unknown) => (e as { code?: string }).code === 'E_SHUTDOWN');
     // The job itself is untouched: it waits for a worker.
     assert.equal((await producer.getJob(stuck.id)).state, 'waiting');
