@@ -1,113 +1,130 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { RedisClient } from '../contract/index.js';
 import { TickBatch, type BatchOutcome } from './tick-batch.js';
 
 /**
- * The depth check put in front of each of BullMQ's add scripts, so checking a lane's depth and adding the job are
- * one atomic script: two ingresses cannot both take the last place, and nothing is reserved or given back. The
- * lane's keys come after BullMQ's own keys, the lane's limit after BullMQ's own arguments, so BullMQ's script reads
- * its KEYS and ARGV where it always does. A refusal returns `{ 'E_BACKPRESSURE', depth }` before BullMQ's script
- * runs: nothing was written.
+ * Admission into a lane, exact across ingresses: the depth check and a reservation of each job's place are one Lua
+ * script, so two ingresses cannot both take the last place. A reservation counts towards the depth until it is
+ * given back or expires (an add whose outcome was never known). The adds and the give-backs are one MULTI, so no
+ * script ever sees a job both added and still reserved: the depth is counts only, O(log n) in the reservations,
+ * however many adds are in flight. All keys share the lane's hash tag `{<prefix>:<lane>}`, so the script and the
+ * MULTI run in one slot on a Redis Cluster too.
+ *
+ * KEYS: wait, paused, prioritized, reservations (zset: job id → expiry ms). ARGV: max waiting, reservation lifetime
+ * ms, then the job ids in the order they asked. Returns, per id, -1 when admitted, else the depth it met.
  */
-function admitThenAdd(bullmqLua: string, bullmqKeys: number): string {
-  const wait = bullmqKeys + 1;
-  return `
-local fleetDepth = redis.call('LLEN', KEYS[${wait}]) + redis.call('LLEN', KEYS[${wait + 1}]) + redis.call('ZCARD', KEYS[${wait + 2}])
-if fleetDepth >= tonumber(ARGV[#ARGV]) then
-  return { 'E_BACKPRESSURE', fleetDepth }
+const ADMIT_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local depth = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4])
+local max = tonumber(ARGV[1])
+local expiry = now + tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV do
+  if depth >= max then
+    out[#out + 1] = depth
+  else
+    redis.call('ZADD', KEYS[4], expiry, ARGV[i])
+    depth = depth + 1
+    out[#out + 1] = -1
+  end
 end
-${bullmqLua}`;
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
+return out
+`;
+
+/** The script's name on the connection (ioredis sends EVALSHA, and the body only when Redis does not know it). */
+const ADMIT_COMMAND = 'fleetAdmitJobs';
+
+/** An add sent but never answered keeps its place this long: long enough for a frozen Redis to come back. */
+export const RESERVATION_LIFETIME_MS = 60_000;
+
+export type AdmissionResult = { admitted: true } | { admitted: false; depth: number };
+
+type AdmitCommand = (wait: string, paused: string, prioritized: string, reservations: string, max: string, lifetimeMs: string, ...jobIds: string[]) => Promise<number[]>;
+
+interface AdmitCall {
+  queue: Queue;
+  jobId: string;
+  maxWaiting: number;
 }
-
-/** BullMQ's add scripts (named `<name>:<BullMQ version>` on a connection BullMQ set up). */
-const BULLMQ_ADD_SCRIPT = /^add(Standard|Prioritized|Delayed)Job:/;
-/** The admitting copy of BullMQ's script `name` on the same connection. */
-const admittingName = (name: string) => `fleetAdmit:${name}`;
-
-/** What ioredis keeps of each script a connection defined. */
-interface ScriptsSet {
-  scriptsSet: Record<string, { lua: string; numberOfKeys: number | null }>;
-  defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void;
-}
-
-/** BullMQ's transaction: its add of a job calls `runCommand(<script name>, [keys…, args…])` synchronously. */
-interface AddTransaction {
-  runCommand(name: string, args: unknown[]): unknown;
-  exec(): Promise<Array<[Error | null, unknown]> | null>;
-}
-
-export type AddOutcome = { added: true; id: string } | { added: false; depth: number };
 
 interface AddCall {
   queue: Queue;
   name: string;
   data: unknown;
   opts: JobsOptions & { jobId: string };
-  maxWaiting: number;
 }
 
 /**
- * A producer's adds, each admitted exactly against its lane's waiting depth across every ingress: BullMQ's own add,
- * run with the depth check in front of it (see `admitThenAdd`). The adds of one event-loop turn go to Redis as one
- * MULTI per lane, one round trip (see `TickBatch`); each call keeps its own outcome, so a job refused, or an add
- * Redis refused, fails alone. All keys share the lane's hash tag `{<prefix>:<lane>}`, so this runs in one slot on a
- * Redis Cluster too.
+ * A producer's admissions and adds. The calls of one event-loop turn go to Redis together, per lane: one admission
+ * script for all the ids asking, one MULTI for all the jobs admitted (see `TickBatch`). Each call keeps its own
+ * outcome, so a job refused, or an add Redis refused, fails alone.
  */
 export class LaneAdmission {
-  private readonly adds = new TickBatch<AddCall, AddOutcome>((_key, calls) => this.addAll(calls));
-  /** Connections whose admitting scripts are defined. */
-  private readonly prepared = new WeakSet<object>();
+  private readonly admits = new TickBatch<AdmitCall, AdmissionResult>((_key, calls) => this.admitAll(calls));
+  private readonly adds = new TickBatch<AddCall, string>((_key, calls) => this.addAll(calls));
 
-  /**
-   * Adds the job when its lane's waiting depth is under `maxWaiting`. Resolves with the job's id (an existing job's
-   * id when the id was taken: BullMQ adds nothing then), or with the depth that refused it.
-   */
-  add<D>(queue: Queue<D>, name: string, data: D, opts: JobsOptions & { jobId: string }, maxWaiting: number): Promise<AddOutcome> {
-    return this.adds.call(queue.qualifiedName, { queue: queue as Queue, name, data, opts, maxWaiting });
+  constructor(private readonly redis: RedisClient) {
+    redis.defineCommand(ADMIT_COMMAND, { numberOfKeys: 4, lua: ADMIT_SCRIPT });
   }
 
-  private async addAll(calls: AddCall[]): Promise<Array<BatchOutcome<AddOutcome>>> {
+  /** Reserves a place for `jobId` in its lane when the lane's waiting depth (with places reserved) is under `maxWaiting`. */
+  admit(queue: Queue, jobId: string, maxWaiting: number): Promise<AdmissionResult> {
+    return this.admits.call(`${queue.qualifiedName}\n${maxWaiting}`, { queue, jobId, maxWaiting });
+  }
+
+  /**
+   * Adds an admitted job and gives its reservation back in the same MULTI: both happen or neither does, so an add
+   * whose answer was lost leaves the reservation exactly when it left no job. Resolves with the job's id (an existing
+   * job's id when the id was taken: BullMQ adds nothing then).
+   */
+  add<D>(queue: Queue<D>, name: string, data: D, opts: JobsOptions & { jobId: string }): Promise<string> {
+    return this.adds.call(queue.qualifiedName, { queue: queue as Queue, name, data, opts });
+  }
+
+  /** Gives a reservation back (the add failed, or is known not to have happened). */
+  async release(queue: Queue, jobId: string): Promise<void> {
+    await this.redis.zrem(reservationsKey(queue), jobId);
+  }
+
+  private async admitAll(calls: AdmitCall[]): Promise<Array<BatchOutcome<AdmissionResult>>> {
+    const { queue, maxWaiting } = calls[0]!;
+    const admit = (this.redis as unknown as Record<string, AdmitCommand>)[ADMIT_COMMAND]!.bind(this.redis);
+    const results = await admit(
+      queue.keys.wait!,
+      queue.keys.paused!,
+      queue.keys.prioritized!,
+      reservationsKey(queue),
+      String(maxWaiting),
+      String(RESERVATION_LIFETIME_MS),
+      ...calls.map((c) => c.jobId),
+    );
+    return results.map((depth) => ({ value: depth === -1 ? { admitted: true } : { admitted: false, depth } }));
+  }
+
+  private async addAll(calls: AddCall[]): Promise<Array<BatchOutcome<string>>> {
     const { queue } = calls[0]!;
     const client = await queue.getBackend().client;
-    const scripts = client as unknown as ScriptsSet;
-    this.prepare(scripts);
-    // BullMQ's transaction copies the connection's scripts when made, so it is made after they are defined.
-    const multi = (client as unknown as { multi(): AddTransaction & Record<string, (args: unknown[]) => unknown> }).multi();
-    const laneKeys = [queue.keys.wait!, queue.keys.paused!, queue.keys.prioritized!];
-    let limit = '';
-    multi.runCommand = (name, args) => {
-      const script = scripts.scriptsSet[name];
-      const admitting = admittingName(name);
-      if (script?.numberOfKeys == null || typeof multi[admitting] !== 'function') throw new Error(`BullMQ added a job with script ${name}, which has no admitting copy`);
-      multi[admitting]!([...args.slice(0, script.numberOfKeys), ...laneKeys, ...args.slice(script.numberOfKeys), limit]);
-      return multi;
-    };
-    for (const { name, data, opts, maxWaiting } of calls) {
-      limit = String(maxWaiting);
+    const multi = client.multi();
+    for (const { name, data, opts } of calls) {
       const job = new Job(queue as never, name, data, { ...queue.jobsOpts, ...opts }, opts.jobId);
       // Queued synchronously; its own promise settles with the EXEC and is read from EXEC's results instead.
-      job.addJob(multi as never).catch(() => {});
+      job.addJob(multi).catch(() => {});
     }
+    (multi as unknown as { zrem(key: string, ...members: string[]): unknown }).zrem(reservationsKey(queue), ...calls.map((c) => c.opts.jobId));
     const results = await multi.exec();
     if (results === null) throw new Error(`the adds of ${calls.length} job(s) were discarded by Redis (MULTI aborted)`);
     return calls.map(({ opts }, i) => {
-      const [error, reply] = results[i]!;
+      const [error, id] = results[i]!;
       if (error !== null) return { error };
-      if (Array.isArray(reply) && reply[0] === 'E_BACKPRESSURE') return { value: { added: false, depth: Number(reply[1]) } };
-      if (typeof reply === 'number' && reply < 0) return { error: new Error(`Redis refused the add of job ${opts.jobId} (BullMQ code ${reply})`) };
-      return { value: { added: true, id: String(reply) } };
+      if (typeof id === 'number' && id < 0) return { error: new Error(`Redis refused the add of job ${opts.jobId} (BullMQ code ${id})`) };
+      return { value: String(id) };
     });
   }
+}
 
-  /** Defines the admitting copy of each of BullMQ's add scripts on this connection (once). */
-  private prepare(scripts: ScriptsSet): void {
-    if (this.prepared.has(scripts)) return;
-    let found = 0;
-    for (const [name, script] of Object.entries(scripts.scriptsSet)) {
-      if (!BULLMQ_ADD_SCRIPT.test(name) || script.numberOfKeys == null) continue;
-      scripts.defineCommand(admittingName(name), { lua: admitThenAdd(script.lua, script.numberOfKeys), numberOfKeys: script.numberOfKeys + 3 });
-      found++;
-    }
-    if (found === 0) throw new Error("BullMQ's add scripts are not defined on this connection");
-    this.prepared.add(scripts);
-  }
+function reservationsKey(queue: Queue): string {
+  return queue.toKey('fleet-admitting');
 }

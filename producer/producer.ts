@@ -24,7 +24,7 @@ import { driftBinsOf, RedisPolicySource, type PolicySource, type RouteDecision }
 import { confirmAdd, describeRedisTarget, isConnectionError, isUnsentCommandError, waitForConnection } from './add-outcome.js';
 import { idempotencyDigest, loadIdSecret, parseIdempotencyRecord, requestFingerprint } from './idempotency-keys.js';
 import { toJobView } from './job-view.js';
-import { LaneAdmission, type AddOutcome } from './lane-admission.js';
+import { LaneAdmission } from './lane-admission.js';
 import { LaneQueues } from './lane-queues.js';
 import { RedisModelCatalogue, type ModelCatalogueSource } from './model-catalogue-source.js';
 import { checkEditImages, checkRequestAgainstModel } from './model-limits.js';
@@ -112,7 +112,7 @@ export class Producer {
     this.policy = this.options.policy ?? new RedisPolicySource({ redis: this.redis, prefix: this.prefix });
     this.catalogue = this.options.catalogue ?? new RedisModelCatalogue(this.redis, this.prefix);
     this.queues = new LaneQueues(this.redis, this.prefix);
-    this.admission = new LaneAdmission();
+    this.admission = new LaneAdmission(this.redis);
     this.featureCounter = this.options.countRequestFeatures ? new RequestFeatureCounter(this.redis, this.prefix, this.options.now) : undefined;
   }
 
@@ -291,39 +291,38 @@ export class Producer {
   }
 
   /**
-   * Adds the job if its lane has room: the exact depth check and BullMQ's add are one script (one round trip to
-   * Redis, shared by the jobs of the same event-loop turn: see `LaneAdmission`). An add Redis does not answer is
-   * confirmed by the job's id once it does (`confirmAdd`), so no caller is told "not enqueued" for a job that is in
-   * Redis.
+   * Reserves the job's place in its lane (the exact depth check), then adds it and gives the place back in one MULTI
+   * (two round trips to Redis, shared by the jobs of the same event-loop turn: see `LaneAdmission`). An add Redis
+   * does not answer is confirmed by the job's id once it does (`confirmAdd`), so no caller is told "not enqueued"
+   * for a job that is in Redis.
    */
   private async admitAndAdd(data: JobData, jobId: string, background = false): Promise<void> {
     const queue = this.queues.queue(data.lane);
     const max = this.options.maxWaiting[data.lane];
-    let outcome: AddOutcome;
+    const admission = await this.withRedis('checking the lane depth', () => this.admission.admit(queue, jobId, max), true);
+    if (!admission.admitted) throw new BackpressureError(data.lane, admission.depth, max, this.options.retryAfterSeconds);
     try {
-      outcome = await this.admission.add(
-        queue,
-        data.model,
-        data,
-        {
-          jobId,
-          priority: background ? BACKGROUND_PRIORITY : TIER_PRIORITY[data.request.account.tier],
-          attempts: this.options.attempts,
-          backoff: { type: 'exponential', delay: this.options.backoffMs },
-          removeOnComplete: { age: this.options.keepCompletedSeconds },
-          removeOnFail: { age: this.options.keepFailedSeconds },
-        },
-        max,
-      );
+      await this.admission.add(queue, data.model, data, {
+        jobId,
+        priority: background ? BACKGROUND_PRIORITY : TIER_PRIORITY[data.request.account.tier],
+        attempts: this.options.attempts,
+        backoff: { type: 'exponential', delay: this.options.backoffMs },
+        removeOnComplete: { age: this.options.keepCompletedSeconds },
+        removeOnFail: { age: this.options.keepFailedSeconds },
+      });
     } catch (error) {
-      if (isUnsentCommandError(error)) throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
-      // Redis answered the add with an error of its own: nothing was added.
-      if (!isConnectionError(error) && this.redis.status === 'ready') throw error;
-      // The depth check and the add are one script: a job found added was admitted.
+      if (isUnsentCommandError(error)) {
+        void this.admission.release(queue, jobId).catch(() => {});
+        throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
+      }
+      if (!isConnectionError(error) && this.redis.status === 'ready') {
+        // Redis answered the add with an error of its own: nothing was added.
+        void this.admission.release(queue, jobId).catch(() => {});
+        throw error;
+      }
+      // The add and the reservation's give-back were one MULTI: a job found added took its reservation with it.
       await this.settleUnknownAdd(data.lane, jobId, error);
-      return;
     }
-    if (!outcome.added) throw new BackpressureError(data.lane, outcome.depth, max, this.options.retryAfterSeconds);
   }
 
   /** The add was sent and not answered: wait for Redis to say whether the job exists. */
@@ -331,7 +330,10 @@ export class Producer {
     const queue = this.queues.queue(lane);
     const exists = await confirmAdd(this.redis, queue.toKey(jobId), this.options.outcomeTimeoutMs);
     if (exists === true) return;
-    if (exists === false) throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
+    if (exists === false) {
+      void this.admission.release(queue, jobId).catch(() => {});
+      throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
+    }
     // Still silent: the caller gets the id to poll, and this producer keeps asking so a later GET can tell.
     void this.recordVerdictLater(queue.toKey(jobId), jobId);
     throw new FleetError(
