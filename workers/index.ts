@@ -23,7 +23,7 @@ export { LaneConcurrency, type LaneConcurrencyOptions, type LaneDemand } from '.
 export type { Pipeline, DiffusionPipeline, UpscalePipeline, RawImage, GenerateItem } from './pipelines/index.js';
 export type { ModelDescription, DiffusionModel, UpscaleModel } from './models/model-description.js';
 export type { BatcherOverrides } from './worker-options.js';
-export { JobFinisher, type Finisher, type FinishTimings } from './consumer/job-finisher.js';
+export { JobFinisher, roundTimingMs, type Finisher, type FinishTimings } from './consumer/job-finisher.js';
 export type { RenderJob, InferenceOutput } from './consumer/render-job.js';
 export { loadPipeline } from './pipelines/index.js';
 export { resizeRaw, encodeImage } from './pipelines/index.js';

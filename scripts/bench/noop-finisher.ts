@@ -1,5 +1,5 @@
 import type { JobResult } from '../../contract/index.js';
-import type { Finisher } from '../../workers/index.js';
+import { roundTimingMs, type Finisher } from '../../workers/index.js';
 
 /**
  * The no-op lane's finisher, injected through `FleetWorkerOptions.finisher`: it builds the job's result from
@@ -22,8 +22,7 @@ export const noopFinisher: Finisher = {
       timings: {
         queueWaitMs: Math.max(0, takenAt - data.enqueuedAt),
         batchWaitMs: Math.max(0, output.batchStartedAt - takenAt),
-        // Rounded as JobFinisher rounds it: a double's full digits make a longer result for BullMQ to store.
-        inferenceMs: Math.round(output.inferenceMs * 10) / 10,
+        inferenceMs: roundTimingMs(output.inferenceMs),
         postProcessMs: 0,
         uploadMs: 0,
         endToEndMs: Math.max(0, Date.now() - data.enqueuedAt),

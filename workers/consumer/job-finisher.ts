@@ -76,9 +76,9 @@ export class JobFinisher implements Finisher {
       timings: {
         queueWaitMs: Math.max(0, takenAt - data.enqueuedAt),
         batchWaitMs: Math.max(0, output.batchStartedAt - takenAt),
-        inferenceMs: round(output.inferenceMs),
-        postProcessMs: round(postProcessMs),
-        uploadMs: round(uploadMs),
+        inferenceMs: roundTimingMs(output.inferenceMs),
+        postProcessMs: roundTimingMs(postProcessMs),
+        uploadMs: roundTimingMs(uploadMs),
         endToEndMs: Math.max(0, this.now() - data.enqueuedAt),
       },
     };
@@ -87,6 +87,7 @@ export class JobFinisher implements Finisher {
   }
 }
 
-function round(ms: number): number {
+/** A stage time as a job's result reports it: to 0.1 ms (a double's full digits only lengthen what BullMQ stores). */
+export function roundTimingMs(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
