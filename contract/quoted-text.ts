@@ -10,6 +10,8 @@
  * - Several quoted spans are returned in prompt order.
  */
 export function extractQuotedText(prompt: string): string[] {
+  // Most prompts quote nothing, and every request is routed through here.
+  if (!ANY_QUOTE.test(prompt)) return [];
   const spans: { start: number; text: string }[] = [];
   const outside = collectDoubleQuoted(prompt, spans);
   collectSingleQuoted(outside, spans);
@@ -23,6 +25,7 @@ const DOUBLE_OPEN = new Set(['"', '\u201c']);
 const DOUBLE_CLOSE = new Set(['"', '\u201d']);
 const SINGLE_OPEN = new Set(["'", '\u2018']);
 const SINGLE_CLOSE = new Set(["'", '\u2019']);
+const ANY_QUOTE = /["'\u201c\u201d\u2018\u2019]/;
 const WORD_CHARACTER = /[\p{L}\p{N}]/u;
 const OPENING_CONTEXT = /[\s([{<\u00ab-]/u;
 
@@ -49,6 +52,7 @@ function collectSingleQuoted(text: string, spans: { start: number; text: string 
   let open = -1;
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
+    if (!SINGLE_OPEN.has(c) && !SINGLE_CLOSE.has(c)) continue;
     if (isWord(i - 1) && isWord(i + 1)) continue; // an apostrophe inside a word
     const before = chars[i - 1];
     const after = chars[i + 1];

@@ -51,6 +51,23 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The 202 answer's shape, so fastify writes it with a serializer compiled for it instead of `JSON.stringify` (every
+ * accepted request gets one). Fields not listed here would be dropped: it follows `EnqueueReceipt` plus `statusUrl`.
+ */
+const ACCEPTED_SCHEMA = {
+  type: 'object',
+  required: ['id', 'lane', 'model', 'policy', 'duplicate', 'statusUrl'],
+  properties: {
+    id: { type: 'string' },
+    lane: { type: 'string' },
+    model: { type: 'string' },
+    policy: { type: 'object', required: ['version', 'rule'], properties: { version: { type: 'number' }, rule: { type: 'string' } } },
+    duplicate: { type: 'boolean' },
+    statusUrl: { type: 'string' },
+  },
+} as const;
+
 /** JSON must be UTF-8 (RFC 8259); a body that is not is refused instead of read with U+FFFD in it. A BOM is kept, so JSON.parse refuses it as before. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -139,7 +156,7 @@ export function createIngress(options: IngressOptions) {
     sendError(new FleetError('E_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`), reply, metrics),
   );
 
-  app.post('/generate', async (request, reply) => {
+  app.post('/generate', { schema: { response: { 202: ACCEPTED_SCHEMA } } }, async (request, reply) => {
     const waitSeconds = parseWait((request.query as Record<string, unknown>).wait);
     const caller = request.caller;
     const receipt = await producer.enqueue(request.body, caller === undefined ? {} : { submittedBy: caller.name, authorize: (r) => assertWithinScope(caller, r) });
@@ -150,7 +167,8 @@ export function createIngress(options: IngressOptions) {
       try {
         const view = await producer.waitForResult(receipt.id, { timeoutMs: waitSeconds * 1000 });
         const shown = toPublicJobView(view);
-        return reply.code(200).send({ ...accepted, state: shown.state, result: view.result === undefined ? undefined : publicResult(view.result), error: shown.error, timings: shown.timings });
+        // The 200 (a result waited for) has no compiled serializer: its result's shape varies by lane.
+        return (reply as FastifyReply).code(200).send({ ...accepted, state: shown.state, result: view.result === undefined ? undefined : publicResult(view.result), error: shown.error, timings: shown.timings });
       } catch (error) {
         // The job is accepted: whatever happened while waiting (timeout, Redis away), answer 202 with the
         // receipt, never an error that would make the client enqueue it a second time.

@@ -1,5 +1,6 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { RedisClient } from '../contract/index.js';
+import { AddTransactions } from './add-transactions.js';
 import { TickBatch, type BatchOutcome } from './tick-batch.js';
 
 /**
@@ -60,14 +61,26 @@ interface AddCall {
 /**
  * A producer's admissions and adds. The calls of one event-loop turn go to Redis together, per lane: one admission
  * script for all the ids asking, one MULTI for all the jobs admitted (see `TickBatch`). Each call keeps its own
- * outcome, so a job refused, or an add Redis refused, fails alone.
+ * outcome, so a job refused, or an add Redis refused, fails alone. The admissions go on the producer's connection,
+ * the MULTIs on one of their own (see `AddTransactions`).
  */
 export class LaneAdmission {
   private readonly admits = new TickBatch<AdmitCall, AdmissionResult>((_key, calls) => this.admitAll(calls));
   private readonly adds = new TickBatch<AddCall, string>((_key, calls) => this.addAll(calls));
+  private readonly transactions: AddTransactions;
 
-  constructor(private readonly redis: RedisClient) {
+  /** `connectTimeoutMs`: how long an add waits for its connection to come up before it is refused unsent. */
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly connectTimeoutMs: number,
+  ) {
     redis.defineCommand(ADMIT_COMMAND, { numberOfKeys: 4, lua: ADMIT_SCRIPT });
+    this.transactions = new AddTransactions(redis);
+  }
+
+  /** The connection the adds go on: an add's outcome is confirmed there (Redis answers one connection in order). */
+  get addConnection(): RedisClient {
+    return this.transactions.connection;
   }
 
   /** Reserves a place for `jobId` in its lane when the lane's waiting depth (with places reserved) is under `maxWaiting`. */
@@ -104,14 +117,25 @@ export class LaneAdmission {
     return results.map((depth) => ({ value: depth === -1 ? { admitted: true } : { admitted: false, depth } }));
   }
 
+  /** Resolves true once the adds' connection is up, false after `timeoutMs`. */
+  ready(timeoutMs: number): Promise<boolean> {
+    return this.transactions.ready(timeoutMs);
+  }
+
+  /** Closes the adds' connection (the producer's own is its caller's). */
+  close(): void {
+    this.transactions.close();
+  }
+
   private async addAll(calls: AddCall[]): Promise<Array<BatchOutcome<string>>> {
     const { queue } = calls[0]!;
-    const client = await queue.getBackend().client;
-    const multi = client.multi();
+    // Without an offline queue a MULTI sent while the connection is still coming up would be refused unsent.
+    await this.transactions.ready(this.connectTimeoutMs);
+    const { transaction, multi } = this.transactions.begin();
     for (const { name, data, opts } of calls) {
       const job = new Job(queue as never, name, data, { ...queue.jobsOpts, ...opts }, opts.jobId);
       // Queued synchronously; its own promise settles with the EXEC and is read from EXEC's results instead.
-      job.addJob(multi).catch(() => {});
+      job.addJob(transaction as never).catch(() => {});
     }
     (multi as unknown as { zrem(key: string, ...members: string[]): unknown }).zrem(reservationsKey(queue), ...calls.map((c) => c.opts.jobId));
     const results = await multi.exec();

@@ -112,7 +112,7 @@ export class Producer {
     this.policy = this.options.policy ?? new RedisPolicySource({ redis: this.redis, prefix: this.prefix });
     this.catalogue = this.options.catalogue ?? new RedisModelCatalogue(this.redis, this.prefix);
     this.queues = new LaneQueues(this.redis, this.prefix);
-    this.admission = new LaneAdmission(this.redis);
+    this.admission = new LaneAdmission(this.redis, this.options.connectTimeoutMs);
     this.featureCounter = this.options.countRequestFeatures ? new RequestFeatureCounter(this.redis, this.prefix, this.options.now) : undefined;
   }
 
@@ -254,7 +254,9 @@ export class Producer {
 
   /** Resolves once Redis answers and the policy is loaded (or rejects after `timeoutMs`). Calls do not need it. */
   async ready(timeoutMs = 5000): Promise<void> {
+    const started = Date.now();
     if (!(await waitForConnection(this.redis, timeoutMs))) throw new RedisUnavailableError(undefined, { target: this.target, doing: 'connecting' });
+    if (!(await this.admission.ready(timeoutMs - (Date.now() - started)))) throw new RedisUnavailableError(undefined, { target: this.target, doing: 'connecting the adds' });
     await this.withRedis('reading the active policy', async () => this.policy.start?.());
   }
 
@@ -283,6 +285,7 @@ export class Producer {
     await this.featureCounter?.flush();
     await this.policy.close?.();
     await this.queues.close();
+    this.admission.close();
     if (this.ownsConnection) this.redis.disconnect();
   }
 
@@ -315,7 +318,7 @@ export class Producer {
         void this.admission.release(queue, jobId).catch(() => {});
         throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });
       }
-      if (!isConnectionError(error) && this.redis.status === 'ready') {
+      if (!isConnectionError(error) && this.admission.addConnection.status === 'ready') {
         // Redis answered the add with an error of its own: nothing was added.
         void this.admission.release(queue, jobId).catch(() => {});
         throw error;
@@ -328,7 +331,7 @@ export class Producer {
   /** The add was sent and not answered: wait for Redis to say whether the job exists. */
   private async settleUnknownAdd(lane: Lane, jobId: string, error: unknown): Promise<void> {
     const queue = this.queues.queue(lane);
-    const exists = await confirmAdd(this.redis, queue.toKey(jobId), this.options.outcomeTimeoutMs);
+    const exists = await confirmAdd(this.admission.addConnection, queue.toKey(jobId), this.options.outcomeTimeoutMs);
     if (exists === true) return;
     if (exists === false) {
       void this.admission.release(queue, jobId).catch(() => {});
@@ -344,7 +347,7 @@ export class Producer {
   }
 
   private async recordVerdictLater(jobKey: string, jobId: string): Promise<void> {
-    const exists = await confirmAdd(this.redis, jobKey, 5 * 60_000);
+    const exists = await confirmAdd(this.admission.addConnection, jobKey, 5 * 60_000);
     if (exists === false) await this.redis.set(verdictKey(this.prefix, jobId), '0', 'EX', VERDICT_TTL_SECONDS).catch(() => {});
   }
 
