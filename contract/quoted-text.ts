@@ -25,7 +25,8 @@ const DOUBLE_OPEN = new Set(['"', '\u201c']);
 const DOUBLE_CLOSE = new Set(['"', '\u201d']);
 const SINGLE_OPEN = new Set(["'", '\u2018']);
 const SINGLE_CLOSE = new Set(["'", '\u2019']);
-const ANY_QUOTE = /["'\u201c\u201d\u2018\u2019]/;
+/** Any of the marks above (none is special inside a character class). */
+const ANY_QUOTE = new RegExp(`[${[...DOUBLE_OPEN, ...DOUBLE_CLOSE, ...SINGLE_OPEN, ...SINGLE_CLOSE].join('')}]`);
 const WORD_CHARACTER = /[\p{L}\p{N}]/u;
 const OPENING_CONTEXT = /[\s([{<\u00ab-]/u;
 

@@ -12,6 +12,8 @@ interface BullmqScript {
 /** BullMQ's Lua scripts by export name; BullMQ defines each on a connection as `<name>:<version>`. */
 const BULLMQ_SCRIPTS = Object.values(createRequire(import.meta.url)('bullmq/dist/cjs/scripts/index.js') as Record<string, BullmqScript>);
 
+type Commands = Record<string, (this: unknown, args: unknown[]) => unknown>;
+
 /** What BullMQ's `Job.addJob` queues its add on: BullMQ calls `runCommand('<script>:<version>', args)`. */
 export interface AddTransaction {
   runCommand(name: string, args: unknown[]): AddTransaction;
@@ -27,7 +29,6 @@ export interface AddTransaction {
  */
 export class AddTransactions {
   readonly connection: RedisClient;
-  private readonly defined = new Set<string>();
 
   constructor(main: RedisClient, connectionName = 'fleet-producer-adds') {
     this.connection = duplicateRedisConnection(main, { role: 'request', connectionName });
@@ -42,15 +43,12 @@ export class AddTransactions {
   /** A MULTI to queue adds on (`transaction` for BullMQ, `multi` for the fleet's own commands), sent by `multi.exec()`. */
   begin(): { transaction: AddTransaction; multi: ChainableCommander } {
     const multi = this.connection.multi();
-    const commands = multi as unknown as Record<string, (args: unknown[]) => unknown>;
+    const commands = multi as unknown as Commands;
     const transaction: AddTransaction = {
       runCommand: (name, args) => {
-        if (commands[name] === undefined) {
-          this.define(name);
-          // The pipeline was made before the command existed: it copies the connection's commands when built.
-          commands[name] = (this.connection as unknown as Record<string, (args: unknown[]) => unknown>)[name]!;
-        }
-        commands[name]!.call(multi, args);
+        // A pipeline copies the connection's commands when it is built: one built before `name` was first used lacks it.
+        commands[name] ??= this.command(name);
+        commands[name].call(multi, args);
         return transaction;
       },
     };
@@ -61,12 +59,15 @@ export class AddTransactions {
     this.connection.disconnect();
   }
 
-  private define(command: string): void {
-    if (this.defined.has(command)) return;
-    const base = command.slice(0, command.lastIndexOf(':'));
-    const script = BULLMQ_SCRIPTS.find((s) => s.name === base);
-    if (script === undefined) throw new Error(`BullMQ asked for script ${command}, which bullmq/dist/cjs/scripts does not hold`);
-    this.connection.defineCommand(command, { numberOfKeys: script.keys, lua: script.content });
-    this.defined.add(command);
+  /** The connection's command for a BullMQ script name (`<script>:<version>`), defined on first use. */
+  private command(name: string): Commands[string] {
+    const commands = this.connection as unknown as Commands;
+    if (commands[name] === undefined) {
+      const base = name.slice(0, name.lastIndexOf(':'));
+      const script = BULLMQ_SCRIPTS.find((s) => s.name === base);
+      if (script === undefined) throw new Error(`BullMQ asked for script ${name}, which bullmq/dist/cjs/scripts does not hold`);
+      this.connection.defineCommand(name, { numberOfKeys: script.keys, lua: script.content });
+    }
+    return commands[name]!;
   }
 }

@@ -130,7 +130,7 @@ export class LaneAdmission {
   private async addAll(calls: AddCall[]): Promise<Array<BatchOutcome<string>>> {
     const { queue } = calls[0]!;
     // Without an offline queue a MULTI sent while the connection is still coming up would be refused unsent.
-    await this.transactions.ready(this.connectTimeoutMs);
+    if (this.transactions.connection.status !== 'ready') await this.transactions.ready(this.connectTimeoutMs);
     const { transaction, multi } = this.transactions.begin();
     for (const { name, data, opts } of calls) {
       const job = new Job(queue as never, name, data, { ...queue.jobsOpts, ...opts }, opts.jobId);
