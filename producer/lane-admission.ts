@@ -131,15 +131,14 @@ export class LaneAdmission {
     const { queue } = calls[0]!;
     // Without an offline queue a MULTI sent while the connection is still coming up would be refused unsent.
     if (this.transactions.connection.status !== 'ready') await this.transactions.ready(this.connectTimeoutMs);
-    const { transaction, multi } = this.transactions.begin();
-    for (const { name, data, opts } of calls) {
-      const job = new Job(queue as never, name, data, { ...queue.jobsOpts, ...opts }, opts.jobId);
-      // Queued synchronously; its own promise settles with the EXEC and is read from EXEC's results instead.
-      job.addJob(transaction as never).catch(() => {});
-    }
-    (multi as unknown as { zrem(key: string, ...members: string[]): unknown }).zrem(reservationsKey(queue), ...calls.map((c) => c.opts.jobId));
-    const results = await multi.exec();
-    if (results === null) throw new Error(`the adds of ${calls.length} job(s) were discarded by Redis (MULTI aborted)`);
+    const results = await this.transactions.run((transaction) => {
+      for (const { name, data, opts } of calls) {
+        const job = new Job(queue as never, name, data, { ...queue.jobsOpts, ...opts }, opts.jobId);
+        // Queued synchronously; its own promise settles at once and the add's outcome is read from EXEC's results.
+        job.addJob(transaction as never).catch(() => {});
+      }
+      transaction.call('ZREM', reservationsKey(queue), ...calls.map((c) => c.opts.jobId));
+    }, calls.length + 1);
     return calls.map(({ opts }, i) => {
       const [error, id] = results[i]!;
       if (error !== null) return { error };

@@ -21,6 +21,7 @@ import {
   type RedisClient,
 } from '../contract/index.js';
 import { driftBinsOf, RedisPolicySource, type PolicySource, type RouteDecision } from '../router/index.js';
+import { isNoScriptError } from './add-transactions.js';
 import { confirmAdd, describeRedisTarget, isConnectionError, isUnsentCommandError, waitForConnection } from './add-outcome.js';
 import { idempotencyDigest, loadIdSecret, parseIdempotencyRecord, requestFingerprint } from './idempotency-keys.js';
 import { toJobView } from './job-view.js';
@@ -299,7 +300,7 @@ export class Producer {
    * does not answer is confirmed by the job's id once it does (`confirmAdd`), so no caller is told "not enqueued"
    * for a job that is in Redis.
    */
-  private async admitAndAdd(data: JobData, jobId: string, background = false): Promise<void> {
+  private async admitAndAdd(data: JobData, jobId: string, background = false, retryUnknownScript = true): Promise<void> {
     const queue = this.queues.queue(data.lane);
     const max = this.options.maxWaiting[data.lane];
     const admission = await this.withRedis('checking the lane depth', () => this.admission.admit(queue, jobId, max), true);
@@ -314,6 +315,8 @@ export class Producer {
         removeOnFail: { age: this.options.keepFailedSeconds },
       });
     } catch (error) {
+      // Redis had forgotten BullMQ's add script: the add did nothing and its place was given back. Once more, admitted anew.
+      if (isNoScriptError(error) && retryUnknownScript) return this.admitAndAdd(data, jobId, background, false);
       if (isUnsentCommandError(error)) {
         void this.admission.release(queue, jobId).catch(() => {});
         throw new RedisUnavailableError(error, { target: this.target, doing: 'enqueueing the request', notEnqueued: true });

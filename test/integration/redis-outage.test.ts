@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { startRedisServer } from '../../cli/local-redis.js';
+import { createProducer } from '../../producer/index.js';
 import { startTestIngress } from '../helpers/ingress.js';
 import { testPrefix } from '../helpers/redis.js';
 
@@ -70,3 +72,34 @@ describe('ingress while its Redis stops and comes back', () => {
   });
 });
 
+
+describe('adds after Redis forgot its scripts (SCRIPT FLUSH)', () => {
+  let server: Awaited<ReturnType<typeof startRedisServer>>;
+  before(async () => {
+    server = await startRedisServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('the adds load their scripts again: every job is added once, and no place stays reserved', async () => {
+    const prefix = testPrefix();
+    const producer = createProducer({ redis: server.url, prefix });
+    const admin = new Redis(server.url);
+    try {
+      await producer.enqueue(request);
+      assert.equal(await admin.script('FLUSH'), 'OK');
+      // One event-loop turn's enqueues share one MULTI: the whole transaction is refused (EXECABORT), then resent.
+      const receipts = await Promise.all(Array.from({ length: 5 }, () => producer.enqueue(request)));
+      assert.equal(new Set(receipts.map((r) => r.id)).size, 5);
+      const queue = producer.laneQueue(receipts[0]!.lane);
+      const counts = await queue.getJobCounts('waiting', 'prioritized');
+      assert.equal((counts.waiting ?? 0) + (counts.prioritized ?? 0), 6);
+      assert.equal(await admin.zcard(queue.toKey('fleet-admitting')), 0);
+      for (const { id } of receipts) assert.equal((await producer.getJob(id)).state, 'waiting');
+    } finally {
+      await producer.close();
+      admin.disconnect();
+    }
+  });
+});
