@@ -227,8 +227,9 @@ try {
     duplicateArtifacts,
     missingArtifacts: missingArtifact,
     failedWithoutCode,
+    failedCodes: countBy(failed.map(([, v]) => v.code ?? '(none)')),
     refused: refused.length,
-    refusedCodes: Object.fromEntries([...new Set(refused.map((r) => `${r.status} ${r.code}`))].map((k) => [k, refused.filter((r) => `${r.status} ${r.code}` === k).length])),
+    refusedCodes: countBy(refused.map((r) => `${r.status} ${r.code}`)),
     refusedWithoutCode,
     unanswered,
     completedTwiceSameArtifact: ranTwice,
@@ -241,7 +242,7 @@ try {
     for (const fault of faults) print(`fault: ${fault}`);
     print(`refused: ${JSON.stringify(summary.refusedCodes)}; S3 SlowDown answers: ${proxy.refused}; jobs run twice (same artifact key): ${ranTwice}`);
     print(
-      `chaos ${ok ? 'passed' : 'FAILED'}: accepted ${summary.accepted}, completed ${summary.completed}, failed ${summary.failed}, lost ${summary.lost}, duplicate artifacts ${duplicateArtifacts}, missing artifacts ${missingArtifact}, refused ${summary.refused} (without a code: ${refusedWithoutCode}), unanswered ${unanswered}`,
+      `chaos ${ok ? 'passed' : 'FAILED'}: accepted ${summary.accepted}, completed ${summary.completed}, failed ${summary.failed} ${JSON.stringify(summary.failedCodes)}, lost ${summary.lost}, duplicate artifacts ${duplicateArtifacts}, missing artifacts ${missingArtifact}, refused ${summary.refused} (without a code: ${refusedWithoutCode}), unanswered ${unanswered}`,
     );
   }
   exitCode = ok ? 0 : 1;
@@ -294,3 +295,10 @@ if (!args['skip-worker-crash']) {
   }
 }
 process.exit(exitCode);
+
+/** How many times each value occurs, for the summary line. */
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
