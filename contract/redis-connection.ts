@@ -105,12 +105,20 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
  * A second connection like `client` (same server or cluster, credentials and TLS) for the given role:
  * subscribers and blocking readers (QueueEvents) need one of their own.
  */
-export function duplicateRedisConnection(client: RedisClient, options: Pick<RedisConnectionOptions, 'role' | 'connectionName' | 'maxReconnectDelayMs'> = {}): RedisClient {
+export function duplicateRedisConnection(client: RedisClient, options: DuplicateConnectionOptions = {}): RedisClient {
   const { node, cluster } = roleOptions(options.role ?? 'worker', { ...options, connectionName: options.connectionName ?? connectionNameOf(client) });
   if (client instanceof Cluster) {
-    return client.duplicate([], { ...cluster, redisOptions: { ...client.options.redisOptions, ...node } });
+    return client.duplicate([], { ...cluster, redisOptions: { ...client.options.redisOptions, ...node, ...options.node } });
   }
-  return client.duplicate(node);
+  return client.duplicate({ ...node, ...options.node });
+}
+
+export interface DuplicateConnectionOptions extends Pick<RedisConnectionOptions, 'role' | 'connectionName' | 'maxReconnectDelayMs'> {
+  /**
+   * ioredis settings of the node connection beyond its role's, where a caller needs them fixed whatever the client
+   * it copies was given (a copy keeps the original's otherwise). @default {} (the role's and the original's)
+   */
+  node?: Pick<RedisOptions, 'autoResendUnfulfilledCommands' | 'enableAutoPipelining'>;
 }
 
 /** True when `client` talks to a Redis Cluster. */

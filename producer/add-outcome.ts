@@ -39,7 +39,12 @@ export { isConnectionError } from '../contract/index.js';
  * never saw it, so nothing it would have done happened.
  */
 export function isUnsentCommandError(error: unknown): boolean {
-  return /Stream isn't writeable|Cluster isn't ready and enableOfflineQueue/i.test((error as Error)?.message ?? '');
+  return error instanceof AddNotSentError || /Stream isn't writeable|Cluster isn't ready and enableOfflineQueue/i.test((error as Error)?.message ?? '');
+}
+
+/** An add that failed before any of its commands was written (its script could not be loaded, the connection went). */
+export class AddNotSentError extends Error {
+  override readonly name = 'AddNotSentError';
 }
 
 /**

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Cluster, Redis } from 'ioredis';
-import { duplicateRedisConnection, isRedisCluster, type RedisClient } from '../contract/index.js';
-import { waitForConnection } from './add-outcome.js';
+import { duplicateRedisConnection, isConnectionError, isRedisCluster, type RedisClient } from '../contract/index.js';
+import { AddNotSentError, waitForConnection } from './add-outcome.js';
 
 interface BullmqScript {
   name: string;
@@ -52,8 +52,7 @@ type Commands = Record<string, (this: unknown, args: unknown[]) => unknown>;
  * own command in the EXEC (see `isNoScriptError`) and is loaded again for the next transaction.
  *
  * On a Redis Cluster the commands must follow the slot to its node, which ioredis's cluster pipeline does: there
- * the MULTI is a pipeline as before. The connection has the role of the one it copies (a request connection fails
- * fast while Redis is away).
+ * the MULTI is a pipeline as before. The connection is a request connection (it fails fast while Redis is away).
  */
 export class AddTransactions {
   readonly connection: RedisClient;
@@ -61,7 +60,10 @@ export class AddTransactions {
   private readonly loaded = new Set<string>();
 
   constructor(main: RedisClient, connectionName = 'fleet-producer-adds') {
-    this.connection = duplicateRedisConnection(main, { role: 'request', connectionName });
+    // A transaction's commands are written together or not at all: ioredis must not defer some of them to a later
+    // pipeline, nor resend after a reconnect the ones Redis had not answered (without the MULTI Redis dropped with
+    // the connection). An add in flight then fails with its command timeout, and its outcome is confirmed.
+    this.connection = duplicateRedisConnection(main, { role: 'request', connectionName, node: { enableAutoPipelining: false, autoResendUnfulfilledCommands: false } });
     this.connection.on('error', () => {});
     this.connection.on('close', () => this.loaded.clear());
   }
@@ -105,36 +107,50 @@ export class AddTransactions {
   private async runPlain(redis: Redis, queued: Queued[]): Promise<TransactionResult[]> {
     for (const { script } of queued) {
       if (script === undefined || this.loaded.has(script.sha)) continue;
-      await redis.script('LOAD', script.content);
+      try {
+        await redis.script('LOAD', script.content);
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        throw new AddNotSentError(`loading BullMQ's ${script.name} script failed, so no add of this transaction was sent: ${(error as Error).message}`, { cause: error });
+      }
       this.loaded.add(script.sha);
     }
-    // Written in one synchronous run: nothing else this connection sends can land between MULTI and EXEC. The
-    // socket is corked meanwhile, so the commands leave in one write instead of a system call each.
+    // Only in this state is every command written (or every one refused): before it, MULTI and EXEC could go alone.
+    if (redis.status !== 'ready') throw new AddNotSentError(`the adds' connection is ${redis.status}; no add of this transaction was sent`);
+    // Written in one synchronous run: nothing else this connection sends can land between MULTI and EXEC (it has
+    // no offline queue, no auto-pipelining and resends nothing after a reconnect). The socket is corked meanwhile,
+    // so the commands leave in one write instead of a system call each. Each command's own reply is QUEUED; a
+    // refusal shows again in EXEC's answer, which is read instead.
     const socket = redis.stream as { cork?(): void; uncork?(): void } | undefined;
-    socket?.cork?.();
-    const replies: Array<Promise<unknown>> = [redis.multi({ pipeline: false })];
+    const queue = (reply: Promise<unknown>) => void reply.catch(() => {});
     let exec: Promise<TransactionResult[] | null>;
+    socket?.cork?.();
     try {
-      for (const { script, command, args } of queued) {
-        replies.push(script === undefined ? redis.call(command, ...(args as string[])) : redis.call('EVALSHA', script.sha, script.keys, ...(args as string[])));
+      queue(redis.multi({ pipeline: false }));
+      try {
+        for (const { script, command, args } of queued) {
+          queue(script === undefined ? redis.call(command, ...(args as string[])) : redis.call('EVALSHA', script.sha, script.keys, ...(args as string[])));
+        }
+      } catch (error) {
+        queue(redis.call('DISCARD'));
+        throw error;
       }
       exec = redis.exec() as Promise<TransactionResult[] | null>;
     } finally {
       socket?.uncork?.();
     }
-    // Each command's own reply is QUEUED; a refusal shows again in EXEC's answer, which is read instead.
-    for (const reply of replies) reply.catch(() => {});
+    let results: TransactionResult[] | null;
     try {
-      const results = await exec;
-      if (results === null) throw new Error(`the transaction of ${queued.length} command(s) was discarded by Redis (MULTI aborted)`);
-      // Redis looks a script up when EXEC runs it: the commands around a NOSCRIPT ran, that one did not.
-      if (results.some(([error]) => isNoScriptError(error))) this.loaded.clear();
-      return results;
+      results = await exec;
     } catch (error) {
-      // EXECABORT (a command refused as it was queued): nothing ran; what the scripts' cache holds is no longer known.
-      this.loaded.clear();
+      // EXECABORT: a command was refused as it was queued, and nothing ran; the scripts' cache may be why.
+      if (/EXECABORT/.test((error as Error).message)) this.loaded.clear();
       throw error;
     }
+    if (results === null || results.length !== queued.length) throw new Error(`EXEC answered ${results?.length ?? 'null'} results for the ${queued.length} commands of the transaction`);
+    // Redis looks a script up when EXEC runs it: the commands around a NOSCRIPT ran, that one did not.
+    if (results.some(([error]) => isNoScriptError(error))) this.loaded.clear();
+    return results;
   }
 
   /** ioredis's cluster pipeline routes the MULTI to the slot's node; its script commands are defined on first use. */

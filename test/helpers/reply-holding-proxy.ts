@@ -10,6 +10,7 @@ export class ReplyHoldingProxy {
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private holding = false;
   private trigger: string | undefined;
+  private cut: string | undefined;
   private readonly held: Array<{ client: Socket; data: Buffer }> = [];
 
   constructor(private readonly target: { host: string; port: number }) {}
@@ -20,6 +21,15 @@ export class ReplyHoldingProxy {
       const pair = { client, upstream };
       this.pairs.add(pair);
       client.on('data', (data) => {
+        const cut = this.cut === undefined ? -1 : data.indexOf(this.cut);
+        if (cut >= 0) {
+          // Redis gets the commands before the marker and half of the one holding it, answers the whole ones,
+          // then loses the connection: what a network drop in the middle of a client's write does.
+          this.cut = undefined;
+          upstream.write(data.subarray(0, cut));
+          setTimeout(close, 200);
+          return;
+        }
         if (this.trigger !== undefined && data.includes(this.trigger)) {
           this.trigger = undefined;
           this.holding = true;
@@ -47,6 +57,14 @@ export class ReplyHoldingProxy {
   /** From the first client command that contains `marker` on, replies are held (that command's included). */
   holdRepliesFrom(marker: string): void {
     this.trigger = marker;
+  }
+
+  /**
+   * The next client write that contains `marker` reaches Redis only up to the marker; 200 ms later (the replies
+   * to the whole commands before it delivered) both sides of that connection are closed.
+   */
+  cutConnectionAt(marker: string): void {
+    this.cut = marker;
   }
 
   /** True once a marker was seen and replies are being held. */

@@ -75,6 +75,37 @@ describe('an add Redis does not answer is confirmed, or named, never reported as
     }
   });
 
+  test('the connection drops halfway through a MULTI: no add is resent without it, and no caller hears "not enqueued" for a job in Redis', async () => {
+    const producer = createProducer({ redis: proxied, prefix, outcomeTimeoutMs: 15_000 });
+    try {
+      await producer.ready();
+      proxy.cutConnectionAt('marker-cut-second');
+      // One turn's enqueues share one MULTI; Redis answers MULTI and the first add's QUEUED, then the connection goes.
+      const outcomes = await Promise.all(
+        ['marker-cut-first, a kite', 'marker-cut-second, a boat'].map((prompt) =>
+          producer.enqueue({ prompt, account }).then(
+            (receipt) => ({ prompt, id: receipt.id, error: undefined }),
+            (error: unknown) => ({ prompt, id: undefined, error: error as FleetError }),
+          ),
+        ),
+      );
+      const inRedis = await jobsWith(direct, 'marker-cut');
+      for (const outcome of outcomes) {
+        if (outcome.id !== undefined) {
+          assert.ok(inRedis.includes(outcome.id), `${outcome.prompt}: accepted but not in Redis`);
+          continue;
+        }
+        assert.ok(outcome.error instanceof FleetError, `${outcome.prompt}: ${outcome.error}`);
+        assert.equal(outcome.error.code, 'E_REDIS_UNAVAILABLE', `${outcome.prompt}: ${outcome.error.message}`);
+        assert.match(outcome.error.message, /not enqueued/);
+      }
+      // Every job in Redis was accepted: none was added behind a "not enqueued".
+      assert.deepEqual(inRedis.sort(), outcomes.flatMap((o) => (o.id === undefined ? [] : [o.id])).sort());
+    } finally {
+      await producer.close();
+    }
+  });
+
   test('an add never sent (no connection) is E_REDIS_UNAVAILABLE saying not enqueued, naming the Redis', async () => {
     const producer = createProducer({ redis: 'redis://:pw-never-shown@127.0.0.1:1', prefix, connectTimeoutMs: 300 });
     try {

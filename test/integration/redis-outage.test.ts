@@ -89,7 +89,7 @@ describe('adds after Redis forgot its scripts (SCRIPT FLUSH)', () => {
     try {
       await producer.enqueue(request);
       assert.equal(await admin.script('FLUSH'), 'OK');
-      // One event-loop turn's enqueues share one MULTI: the whole transaction is refused (EXECABORT), then resent.
+      // One event-loop turn's enqueues share one MULTI: each add in it fails NOSCRIPT, and each is admitted and added again.
       const receipts = await Promise.all(Array.from({ length: 5 }, () => producer.enqueue(request)));
       assert.equal(new Set(receipts.map((r) => r.id)).size, 5);
       const queue = producer.laneQueue(receipts[0]!.lane);
