@@ -80,10 +80,8 @@ export class AddTransactions {
    */
   async run(fill: (transaction: AddTransaction) => void, expected: number): Promise<TransactionResult[]> {
     const queued: Queued[] = [];
-    let open = true;
     const transaction: AddTransaction = {
       runCommand: (name, args) => {
-        if (!open) throw new Error(`BullMQ queued ${name} after its transaction was sent`);
         const script = BULLMQ_SCRIPTS.get(name.slice(0, name.lastIndexOf(':')));
         if (script === undefined) throw new Error(`BullMQ asked for script ${name}, which bullmq/dist/cjs/scripts does not hold`);
         queued.push({ script, command: name, args });
@@ -95,7 +93,7 @@ export class AddTransactions {
       },
     };
     fill(transaction);
-    open = false;
+    // A command queued later (BullMQ awaiting first) would miss the transaction: then none of it is sent.
     if (queued.length !== expected) throw new Error(`expected ${expected} commands in the transaction, ${queued.length} were queued (did BullMQ's addJob await before queueing?)`);
     return isRedisCluster(this.connection) ? this.runOnCluster(this.connection, queued) : this.runPlain(this.connection, queued);
   }
@@ -123,20 +121,17 @@ export class AddTransactions {
     // refusal shows again in EXEC's answer, which is read instead.
     const socket = redis.stream as { cork?(): void; uncork?(): void } | undefined;
     const queue = (reply: Promise<unknown>) => void reply.catch(() => {});
-    let exec: Promise<TransactionResult[] | null>;
+    let exec: Promise<TransactionResult[] | null> | undefined;
     socket?.cork?.();
     try {
       queue(redis.multi({ pipeline: false }));
-      try {
-        for (const { script, command, args } of queued) {
-          queue(script === undefined ? redis.call(command, ...(args as string[])) : redis.call('EVALSHA', script.sha, script.keys, ...(args as string[])));
-        }
-      } catch (error) {
-        queue(redis.call('DISCARD'));
-        throw error;
+      for (const { script, command, args } of queued) {
+        queue(script === undefined ? redis.call(command, ...(args as string[])) : redis.call('EVALSHA', script.sha, script.keys, ...(args as string[])));
       }
       exec = redis.exec() as Promise<TransactionResult[] | null>;
     } finally {
+      // A throw between MULTI and EXEC would leave the connection inside this transaction for the next one.
+      if (exec === undefined) queue(redis.call('DISCARD'));
       socket?.uncork?.();
     }
     let results: TransactionResult[] | null;

@@ -72,7 +72,6 @@ describe('ingress while its Redis stops and comes back', () => {
   });
 });
 
-
 describe('adds after Redis forgot its scripts (SCRIPT FLUSH)', () => {
   let server: Awaited<ReturnType<typeof startRedisServer>>;
   before(async () => {
