@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,16 +37,61 @@ export async function redisAnswers(url: string, timeoutMs = 1500, tls?: RedisTls
   }
 }
 
+/**
+ * A loopback port free to listen on, chosen below the range the OS hands out for `listen(0)` and for outgoing
+ * connections (Linux's `ip_local_port_range`). A private server's port then stays its own while the server is
+ * down for a restart (a test's Redis outage): an ephemeral port can be taken meanwhile by any socket on the
+ * machine, and a Redis of another test's answering there would pass for ours coming back.
+ */
 export async function freePort(): Promise<number> {
+  const below = ephemeralPortsStart();
+  for (let attempt = 0; below > PRIVATE_PORTS_START + 100 && attempt < 50; attempt++) {
+    const port = PRIVATE_PORTS_START + Math.floor(Math.random() * (below - PRIVATE_PORTS_START));
+    if ((await listenOnce(port)) !== undefined) return port;
+  }
+  const port = await listenOnce(0);
+  if (port === undefined) throw new Error('no free loopback port');
+  return port;
+}
+
+/** Above the ports well-known services register (and below every OS's default ephemeral range). */
+const PRIVATE_PORTS_START = 20_000;
+
+function ephemeralPortsStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768; // not Linux: macOS and Windows start theirs at 49152
+  }
+}
+
+/** Listens on `port` (0: any) and closes again: the port it got, or undefined when that one is in use. */
+function listenOnce(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' || error.code === 'EACCES' ? resolve(undefined) : reject(error)));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
     });
   });
+}
+
+/** The `process_id` the Redis at `url` reports, or undefined when it cannot be asked. */
+async function serverPid(url: string, tls: RedisTlsSettings | undefined): Promise<number | undefined> {
+  const redis = createRedisConnection(url, { role: 'request', connectionName: 'fleet-probe', ...(tls ? { tls } : {}) });
+  redis.on('error', () => {});
+  try {
+    await waitForRedis(redis, 1500);
+    const match = /^process_id:(\d+)/m.exec(await redis.info('server'));
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export function redisServerInstalled(): boolean {
@@ -77,9 +122,24 @@ export interface StartedRedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts a private redis-server on loopback and waits until it answers. */
+/**
+ * Starts a private redis-server on loopback and waits until it answers. A port chosen here can still be taken
+ * before redis-server binds it (another process's server): it then tries another, where a given `port` fails.
+ */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<StartedRedisServer> {
-  const port = options.port ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await startRedisServerOn(port, options);
+    } catch (error) {
+      if (options.port !== undefined || attempt === 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startRedisServerOn(port: number, options: RedisServerOptions): Promise<StartedRedisServer> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'fleet-redis-'));
   const listen = options.tls
@@ -95,13 +155,19 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const url = `${options.tls ? 'rediss' : 'redis'}://${userinfo}127.0.0.1:${port}`;
   const tls = options.tls ? { caFile: options.tls.caFile } : undefined;
   const deadline = Date.now() + 10_000;
+  const fail = (error: Error) => {
+    child.kill('SIGKILL');
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+    return error;
+  };
   while (!(await redisAnswers(url, 500, tls))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`redis-server did not start on port ${port}`);
-    }
+    if (child.exitCode !== null) throw fail(new PortTakenError(`redis-server exited at start on port ${port} (in use?)`));
+    if (Date.now() > deadline) throw fail(new Error(`redis-server did not start on port ${port}`));
     await new Promise((r) => setTimeout(r, 50));
   }
+  // What answers may be another process's server on that port, while ours failed to bind it.
+  const pid = await serverPid(url, tls);
+  if (pid !== child.pid) throw fail(new PortTakenError(`port ${port} is another Redis's (process ${pid ?? 'unknown'}), not the redis-server started here`));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
