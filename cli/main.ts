@@ -1,56 +1,49 @@
 import { Command, CommanderError } from 'commander';
 import { errorCodeOf } from '../contract/index.js';
 import { CommandFailure, UsageError } from './common-options.js';
-import { boardCommand } from './commands/board-command.js';
-import { canaryCommand } from './commands/canary-command.js';
-import { drainCommand, resumeCommand } from './commands/drain-command.js';
-import { driftCommand } from './commands/drift-command.js';
-import { enqueueCommand } from './commands/enqueue-command.js';
-import { experimentCommand } from './commands/experiment-command.js';
-import { ingressCommand } from './commands/ingress-command.js';
-import { jobsCommand } from './commands/jobs-command.js';
-import { modelsCommand } from './commands/models-command.js';
-import { policyCommand } from './commands/policy-command.js';
-import { replayCommand } from './commands/replay-command.js';
-import { statusCommand } from './commands/status-command.js';
-import { upCommand } from './commands/up-command.js';
-import { watchCommand } from './commands/watch-command.js';
-import { workerCommand } from './commands/worker-command.js';
 
 // The AWS SDK prints a multi-line notice on Node < 22 about its releases after January 2027 at the first S3 client;
 // an operator's stderr carries the fleet's own one-line errors. (The SDK reads this when a client is made.)
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /**
+ * Every command, in `--help` order, each loaded only when needed: a command's module brings its dependencies
+ * (BullMQ, fastify, onnxruntime, sharp, the AWS SDK), and loading all of them for every run made a one-line
+ * answer cost seconds of CPU. A new command is a `…Command()` of its own file, appended here.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Command>]> = [
+  ['up', async () => (await import('./commands/up-command.js')).upCommand()],
+  ['ingress', async () => (await import('./commands/ingress-command.js')).ingressCommand()],
+  ['worker', async () => (await import('./commands/worker-command.js')).workerCommand()],
+  ['enqueue', async () => (await import('./commands/enqueue-command.js')).enqueueCommand()],
+  ['status', async () => (await import('./commands/status-command.js')).statusCommand()],
+  ['watch', async () => (await import('./commands/watch-command.js')).watchCommand()],
+  ['drain', async () => (await import('./commands/drain-command.js')).drainCommand()],
+  ['resume', async () => (await import('./commands/drain-command.js')).resumeCommand()],
+  ['replay', async () => (await import('./commands/replay-command.js')).replayCommand()],
+  ['jobs', async () => (await import('./commands/jobs-command.js')).jobsCommand()],
+  ['models', async () => (await import('./commands/models-command.js')).modelsCommand()],
+  ['policy', async () => (await import('./commands/policy-command.js')).policyCommand()],
+  ['board', async () => (await import('./commands/board-command.js')).boardCommand()],
+  ['drift', async () => (await import('./commands/drift-command.js')).driftCommand()],
+  ['canary', async () => (await import('./commands/canary-command.js')).canaryCommand()],
+  ['experiment', async () => (await import('./commands/experiment-command.js')).experimentCommand()],
+];
+
+/**
  * `fleet`: exit codes 0 ok, 1 failure, 2 usage (a bad option or environment value). Errors are one line on
  * stderr, `fleet: [E_CODE] message`, never a stack trace.
+ *
+ * `argv`'s first word picks the one command to build; anything else (no command, `help`, `--help`, a misspelt
+ * name) builds them all, for the full help and commander's "did you mean".
  */
-function buildProgram(): Command {
+async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('fleet')
     .description('image-fleet: lanes, micro-batches and routing for image generation')
     .showHelpAfterError()
     .exitOverride();
-  // One command per line, in `--help` order: a new command is a `…Command()` of its own file, appended here.
-  for (const command of [
-  upCommand(),
-  ingressCommand(),
-  workerCommand(),
-  enqueueCommand(),
-  statusCommand(),
-  watchCommand(),
-  drainCommand(),
-  resumeCommand(),
-  replayCommand(),
-  jobsCommand(),
-  modelsCommand(),
-    policyCommand(),
-    boardCommand(),
-    driftCommand(),
-    canaryCommand(),
-    experimentCommand(),
-  ]) {
-    program.addCommand(command);
-  }
+  const named = COMMANDS.filter(([name]) => name === argv[2]);
+  for (const [, load] of named.length === 1 ? named : COMMANDS) program.addCommand(await load());
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
@@ -66,7 +59,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 try {
   // Building the commands reads the environment (their defaults), so a bad value is caught here too.
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv)).parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     process.exit(error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2);

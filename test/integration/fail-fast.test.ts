@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DeleteBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
 import { FleetError } from '../../contract/index.js';
 import { S3Store } from '../../workers/index.js';
 import { FLEET_BIN, runFleet, type FleetRun } from '../helpers/fleet-cli.js';
-import { testPrefix } from '../helpers/redis.js';
+import { REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
 import { MODELS_DIR } from '../helpers/worker.js';
 
@@ -57,12 +58,17 @@ describe('a misconfigured fleet stops at once with a clear message (exit 2)', ()
       // The spelling before the unit was in the name is still parsed (and checked).
       [['worker', '--shutdown-timeout', '0'], /shutdown-timeout must be an integer 1–3600/],
     ];
-    for (const [args, pattern] of cases) {
-      const started = Date.now();
-      const run = await runFleet([...args, ...(args.includes('--models') ? ['--prefix', prefix] : common)], { timeoutMs: 30_000 });
-      assert.equal(run.code, 2, `fleet ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
-      assertOneLine(run, pattern, `fleet ${args.join(' ')}`);
-      assert.ok(Date.now() - started < 15_000, `fleet ${args.join(' ')} took ${Date.now() - started} ms`);
+    const redis = new Redis(REDIS_URL);
+    try {
+      for (const [args, pattern] of cases) {
+        const run = await runFleet([...args, ...(args.includes('--models') ? ['--prefix', prefix] : common)], { timeoutMs: 30_000 });
+        assert.equal(run.code, 2, `fleet ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+        assertOneLine(run, pattern, `fleet ${args.join(' ')}`);
+        // Refused before anything started: no worker registered, no lane or policy key written.
+        assert.deepEqual(await redis.keys(`*${prefix}*`), [], `fleet ${args.join(' ')} wrote to Redis before refusing`);
+      }
+    } finally {
+      redis.disconnect();
     }
   });
 
@@ -117,8 +123,9 @@ describe('a misconfigured fleet stops at once with a clear message (exit 2)', ()
     try {
       await store.check();
       await store.put('flash/a.png', Buffer.from('png'), 'image/png');
-      await store.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: 'run/flash/a.png' }));
-      await store.client.send(new DeleteBucketCommand({ Bucket: s3.bucket }));
+      const { client } = await store.sdk();
+      await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: 'run/flash/a.png' }));
+      await client.send(new DeleteBucketCommand({ Bucket: s3.bucket }));
       await assert.rejects(store.put('flash/b.png', Buffer.from('png'), 'image/png'), (e: unknown) => e instanceof FleetError && e.code === 'E_STORE' && e.retryable && /bucket fleet-present does not exist/.test(e.message));
       await assert.rejects(store.get('flash/b.png'), (e: unknown) => e instanceof FleetError && e.code === 'E_STORE');
       await assert.rejects(store.check(), (e: unknown) => e instanceof FleetError && e.code === 'E_STORE' && /does not exist/.test(e.message));

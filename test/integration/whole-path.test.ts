@@ -169,7 +169,7 @@ describe('whole path with the S3 store (s3rver)', () => {
 
     const view = await render(producer, { prompt: 'low-poly mountain landscape at dusk', seed: 7, account });
     assert.match(view.result!.image.url, /^s3:\/\/fleet-test\/renders\/flash\//);
-    const object = await store.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `renders/${view.result!.image.key}` }));
+    const object = await (await store.sdk()).client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `renders/${view.result!.image.key}` }));
     const body = Buffer.from(await object.Body!.transformToByteArray());
     assert.equal(body.length, view.result!.image.bytes);
     assert.equal((await sharp(body).metadata()).width, 512);

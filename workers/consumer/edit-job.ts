@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../pipelines/sharp-loader.js';
 import { EDIT_SOURCE_SIDE, effectiveStrength, FleetError, ValidationError } from '../../contract/index.js';
 import type { DiffusionModel } from '../models/model-description.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
@@ -45,6 +45,7 @@ export async function prepareEdit(base: RenderJob, store: ArtifactStore, model: 
 }
 
 async function imageSize(bytes: Buffer, field: string): Promise<{ width: number; height: number }> {
+  const sharp = await loadSharp();
   try {
     const { width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (width !== undefined && height !== undefined) return { width, height };

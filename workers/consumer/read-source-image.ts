@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../pipelines/sharp-loader.js';
 import { FleetError, ValidationError } from '../../contract/index.js';
 import { describeSizes, isSizeAllowed, type AllowedSizes } from '../models/model-manifest.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
@@ -11,6 +11,7 @@ import type { ArtifactStore } from '../stores/artifact-store.js';
  *   (E_VALIDATION, field `source`) when its size is not one the model takes.
  */
 export async function readSourceImage(store: ArtifactStore, key: string, model: { name: string; sizes: AllowedSizes }): Promise<Buffer> {
+  const sharp = await loadSharp();
   const bytes = await store.get(key);
   let width: number | undefined;
   let height: number | undefined;

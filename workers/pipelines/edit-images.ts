@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from './sharp-loader.js';
 import { EDIT_SOURCE_SIDE, FleetError } from '../../contract/index.js';
 import { sharpFromRaw, type RawImage } from './raw-image.js';
 import { decodeSource } from './upscale-pipeline.js';
@@ -38,6 +38,7 @@ export async function decodeEditImages(source: Uint8Array, mask: Uint8Array | un
 }
 
 async function decodeGrey(bytes: Uint8Array): Promise<GreyImage> {
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: EDIT_MAX_PIXELS }).removeAlpha().toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 1) throw new Error(`decoded to ${info.channels} channels`);
@@ -50,7 +51,7 @@ async function decodeGrey(bytes: Uint8Array): Promise<GreyImage> {
 /** An RGB image resized to exactly `width`×`height` (fill: no crop, so every pixel keeps its place in the frame). */
 export async function resizeToFill(image: RawImage, width: number, height: number): Promise<RawImage> {
   if (image.width === width && image.height === height) return image;
-  const { data, info } = await sharpFromRaw(image)
+  const { data, info } = await (await sharpFromRaw(image))
     .resize({ width, height, fit: 'fill', kernel: 'lanczos3' })
     .raw()
     .toBuffer({ resolveWithObject: true });
@@ -59,6 +60,7 @@ export async function resizeToFill(image: RawImage, width: number, height: numbe
 
 /** A mask resized to `width`×`height` (bilinear, so soft edges stay soft). */
 export async function resizeMask(mask: Float32Array, fromWidth: number, fromHeight: number, width: number, height: number): Promise<Float32Array> {
+  const sharp = await loadSharp();
   if (fromWidth === width && fromHeight === height) return mask;
   const bytes = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) bytes[i] = Math.round(mask[i]! * 255);

@@ -38,12 +38,12 @@ export async function encodeImage(image: RawImage, options: EncodeImageOptions =
   const { format, quality, thumbnail, thumbnailSizePx } = { ...ENCODE_IMAGE_DEFAULTS, ...options };
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new RangeError(`quality must be an integer 1–100, got ${quality}`);
   if (!Number.isInteger(thumbnailSizePx) || thumbnailSizePx < 1) throw new RangeError(`thumbnailSizePx must be an integer >= 1, got ${thumbnailSizePx}`);
-  const encoded =
-    format === 'png' ? sharpFromRaw(image).png({ compressionLevel: 6 }) : sharpFromRaw(image).webp({ quality });
+  const source = await sharpFromRaw(image);
+  const encoded = format === 'png' ? source.png({ compressionLevel: 6 }) : source.webp({ quality });
   const data = await encoded.toBuffer();
   const result: EncodedImage = { data, contentType: `image/${format}`, width: image.width, height: image.height };
   if (thumbnail) {
-    const { data: thumbData, info } = await sharpFromRaw(image)
+    const { data: thumbData, info } = await (await sharpFromRaw(image))
       .resize({ width: thumbnailSizePx, height: thumbnailSizePx, fit: 'inside', withoutEnlargement: true })
       // Thumbnails are throwaway previews: the fastest WebP effort costs a fraction of the default's.
       .webp({ quality: 80, effort: 0 })
@@ -59,7 +59,7 @@ export async function encodeImage(image: RawImage, options: EncodeImageOptions =
  */
 export async function resizeRaw(image: RawImage, width: number, height: number): Promise<RawImage> {
   if (image.width === width && image.height === height) return image;
-  const { data, info } = await sharpFromRaw(image)
+  const { data, info } = await (await sharpFromRaw(image))
     .resize({ width, height, fit: 'cover', kernel: 'lanczos3' })
     .removeAlpha()
     .raw()

@@ -1,4 +1,5 @@
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { loadSharp } from './sharp-loader.js';
 
 /**
  * An 8-bit RGB image, rows top to bottom, pixels interleaved (`r,g,b,r,g,b,…`), no padding: what sharp's `raw`
@@ -12,7 +13,8 @@ export interface RawImage {
 }
 
 /** A sharp pipeline reading the raw pixels. */
-export function sharpFromRaw(image: RawImage): Sharp {
+export async function sharpFromRaw(image: RawImage): Promise<Sharp> {
+  const sharp = await loadSharp();
   return sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
 }
 

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import sharp from 'sharp';
+import { loadSharp } from './sharp-loader.js';
 import { FleetError } from '../../contract/index.js';
 import type { UpscaleModel } from '../models/model-description.js';
 import { describeSizes, isSizeAllowed, maxPixelsOf } from '../models/model-manifest.js';
@@ -28,6 +28,7 @@ const roundDown = (value: number, multiple: number) => Math.max(multiple, Math.f
  * @throws FleetError E_SOURCE
  */
 export async function decodeSource(source: Uint8Array, options: { maxPixels?: number; what?: string; field?: string } = {}): Promise<RawImage> {
+  const sharp = await loadSharp();
   const { maxPixels, what = 'the upscale source', field } = options;
   try {
     const { data, info } = await sharp(source, maxPixels === undefined ? {} : { limitInputPixels: maxPixels }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });

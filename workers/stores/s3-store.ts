@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { FleetError } from '../../contract/index.js';
 import { assertStoreKey, type ArtifactStore, type StoredObject } from './artifact-store.js';
@@ -27,10 +27,23 @@ export interface S3StoreOptions {
 
 const sleepFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+let sdkLoading: Promise<S3Sdk> | undefined;
+
+/**
+ * The AWS SDK, loaded by the first S3Store that sends a request rather than with the module graph: it is a large
+ * one, and most processes that import workers/ never talk to S3 (the CLI's commands, a file-store fleet).
+ */
+function loadS3Sdk(): Promise<S3Sdk> {
+  sdkLoading ??= import('@aws-sdk/client-s3');
+  return sdkLoading;
+}
+
 /** `s3://bucket/prefix` through @aws-sdk/client-s3, with bounded upload concurrency and retries on throttling. */
 export class S3Store implements ArtifactStore {
   readonly description: string;
-  readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private opened: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly limit: LimitFunction;
@@ -43,12 +56,12 @@ export class S3Store implements ArtifactStore {
     this.bucket = options.bucket;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     this.description = `s3://${this.bucket}/${this.prefix}${options.endpoint ? ` at ${new URL(options.endpoint).origin}` : ''}`;
-    this.client = new S3Client({
+    this.clientConfig = {
       region: options.region ?? 'us-east-1',
       maxAttempts: 1, // retries are ours: counted, observable and bounded
       ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
-    });
+    };
     this.limit = pLimit(options.maxConcurrentUploads ?? 8);
     this.maxAttempts = options.maxAttempts ?? 6;
     this.backoffMs = options.backoffMs ?? 100;
@@ -56,11 +69,18 @@ export class S3Store implements ArtifactStore {
     this.onRetry = options.onRetry;
   }
 
+  /** The SDK and this store's client, made at the first request. */
+  async sdk(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    this.opened ??= loadS3Sdk().then((sdk) => ({ sdk, client: new sdk.S3Client(this.clientConfig) }));
+    return this.opened;
+  }
+
   async put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
     const objectKey = this.objectKey(key);
+    const { sdk, client } = await this.sdk();
     return this.limit(async () => {
       try {
-        await this.withRetries(key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentType: contentType })));
+        await this.withRetries(key, () => client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentType: contentType })));
       } catch (error) {
         if (error instanceof FleetError) throw error;
         // A put has no object to miss: a 404 here is the bucket gone (deleted mid-run), a store failure.
@@ -85,8 +105,9 @@ export class S3Store implements ArtifactStore {
    * @throws FleetError E_STORE naming the bucket and why.
    */
   async check(): Promise<void> {
+    const { sdk, client } = await this.sdk();
     try {
-      await this.withRetries('(bucket)', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+      await this.withRetries('(bucket)', () => client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })));
     } catch (error) {
       const cause = error instanceof FleetError ? error.cause : error;
       const status = statusOf(cause);
@@ -98,8 +119,9 @@ export class S3Store implements ArtifactStore {
 
   private async read(key: string, range?: string): Promise<Buffer> {
     const objectKey = this.objectKey(key);
+    const { sdk, client } = await this.sdk();
     try {
-      const response = await this.withRetries(key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range ? { Range: range } : {}) })));
+      const response = await this.withRetries(key, () => client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range ? { Range: range } : {}) })));
       return Buffer.from(await response.Body!.transformToByteArray());
     } catch (error) {
       if (isMissingBucket(error)) throw new FleetError('E_STORE', `reading ${key} from ${this.description} failed: bucket ${this.bucket} does not exist`, { cause: error });
@@ -111,8 +133,9 @@ export class S3Store implements ArtifactStore {
 
   async exists(key: string): Promise<boolean> {
     const objectKey = this.objectKey(key);
+    const { sdk, client } = await this.sdk();
     try {
-      await this.withRetries(key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey })));
+      await this.withRetries(key, () => client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey })));
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
@@ -126,8 +149,9 @@ export class S3Store implements ArtifactStore {
     // ListObjects (v1) paged by Marker, the last key seen: S3 serves it, and S3-compatible servers whose
     // v2 continuation tokens need ciphers missing from current OpenSSL (s3rver's DES) serve it too.
     let marker: string | undefined;
+    const { sdk, client } = await this.sdk();
     for (;;) {
-      const page = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: base + subPrefix, ...(marker ? { Marker: marker } : {}) }));
+      const page = await client.send(new sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: base + subPrefix, ...(marker ? { Marker: marker } : {}) }));
       const contents = page.Contents ?? [];
       for (const object of contents) if (object.Key) keys.push(object.Key.slice(base.length));
       if (!page.IsTruncated || contents.length === 0) break;
@@ -137,7 +161,7 @@ export class S3Store implements ArtifactStore {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.opened !== undefined) (await this.opened).client.destroy();
   }
 
   private objectKey(key: string): string {

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../pipelines/sharp-loader.js';
 import { FleetError, type SourceImageInspector } from '../../contract/index.js';
 import type { ArtifactStore } from './artifact-store.js';
 
@@ -24,6 +24,7 @@ export function storeSourceImageInspector(store: ArtifactStore): SourceImageInsp
 }
 
 async function readDimensions(bytes: Buffer): Promise<{ width: number; height: number } | undefined> {
+  const sharp = await loadSharp();
   try {
     // The upscale pipeline decodes without applying EXIF orientation, so the stored width and height are what it sees.
     const { width, height } = await sharp(bytes).metadata();

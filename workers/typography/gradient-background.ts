@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../pipelines/sharp-loader.js';
 import type { RawImage } from '../pipelines/raw-image.js';
 import type { ImageInput } from './decode-image.js';
 
@@ -14,6 +14,7 @@ export type BackgroundProvider = (width: number, height: number, seed: number) =
  * so the contrast logic is exercised.
  */
 export const gradientBackground = async (width: number, height: number, seed: number): Promise<RawImage> => {
+  const sharp = await loadSharp();
   const random = mulberry32(seed);
   const grid = Buffer.alloc(4 * 4 * 3);
   for (let i = 0; i < grid.length; i++) grid[i] = Math.floor(random() * 256);

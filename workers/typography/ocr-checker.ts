@@ -139,7 +139,7 @@ export class OcrChecker {
     const scale = Math.min(detectionFontSizePx / fontSizePx, maxDetectionSidePx / Math.max(crop.width, crop.height), 2);
     const width = Math.max(1, Math.round(crop.width * scale));
     const height = Math.max(1, Math.round(crop.height * scale));
-    const data = await sharpFromRaw(image).extract(crop).resize(width, height, { fit: 'fill' }).raw().toBuffer();
+    const data = await (await sharpFromRaw(image)).extract(crop).resize(width, height, { fit: 'fill' }).raw().toBuffer();
     const detected = await this.#detector.detect({ pixels: data, width, height, channels: 3 });
     const boxes = detected.map((box) => ({
       left: crop.left + box.left / (width / crop.width),

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { loadSharp } from '../pipelines/sharp-loader.js';
 import type { FontFace } from './font-catalogue.js';
 import { type RawImage, sharpFromRaw } from '../pipelines/raw-image.js';
 import type { PixelBox, TextLayout } from './text-layout.js';
@@ -74,10 +74,11 @@ export function buildTextSvg(layout: TextLayout, style: TextStyle, region: Pixel
 
 /** Draws the text over the background (which is not modified) and returns the new pixels. */
 export async function compositeText(background: RawImage, layout: TextLayout, style: TextStyle): Promise<RawImage> {
+  const sharp = await loadSharp();
   const region = textRegion(layout, style, background.width, background.height);
   const svg = Buffer.from(buildTextSvg(layout, style, region));
   const layer = await sharp(svg).png({ compressionLevel: 0 }).toBuffer();
-  const { data, info } = await sharpFromRaw(background)
+  const { data, info } = await (await sharpFromRaw(background))
     .composite([{ input: layer, left: region.left, top: region.top }])
     .removeAlpha()
     .raw()

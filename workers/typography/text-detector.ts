@@ -49,7 +49,7 @@ export class TextDetector {
     const padded =
       width === image.width && height === image.height
         ? image.pixels
-        : await sharpFromRaw(image).extend({ right: width - image.width, bottom: height - image.height, extendWith: 'copy' }).raw().toBuffer();
+        : await (await sharpFromRaw(image)).extend({ right: width - image.width, bottom: height - image.height, extendWith: 'copy' }).raw().toBuffer();
     const input = new Float32Array(3 * width * height);
     const plane = width * height;
     for (let i = 0; i < plane; i++) {

@@ -70,7 +70,7 @@ export class TextRecognizer {
     const width = Math.max(1, Math.min(image.width - left, Math.round(box.width)));
     const height = Math.max(1, Math.min(image.height - top, Math.round(box.height)));
     const targetWidth = Math.max(8, Math.ceil((INPUT_HEIGHT * width) / height));
-    const data = await sharpFromRaw(image).extract({ left, top, width, height }).resize(targetWidth, INPUT_HEIGHT, { fit: 'fill' }).raw().toBuffer();
+    const data = await (await sharpFromRaw(image)).extract({ left, top, width, height }).resize(targetWidth, INPUT_HEIGHT, { fit: 'fill' }).raw().toBuffer();
     return { pixels: data, width: targetWidth, height: INPUT_HEIGHT, channels: 3 };
   }
 

@@ -141,7 +141,7 @@ export class TypographyRenderer {
 
   async render(backgroundInput: ImageInput, spec: ResolvedTextSpec): Promise<TypographyRenderResult> {
     const { raw, ...rest } = await this.renderRaw(backgroundInput, spec);
-    const encoder = sharpFromRaw(raw);
+    const encoder = await sharpFromRaw(raw);
     const image = await (this.#options.format === 'webp' ? encoder.webp({ lossless: true }) : encoder.png()).toBuffer();
     return { image, format: this.#options.format, ...rest };
   }
