@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { FleetError, INTENTS, TIERS, type GenerateRequestInput } from '../../contract/index.js';
+import { DEFAULT_EDIT_STRENGTH, FleetError, INTENTS, TIERS, type GenerateRequestInput } from '../../contract/index.js';
 import { createProducer } from '../../producer/index.js';
 import { CommandFailure, integerOption, numberOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
 
@@ -15,6 +15,8 @@ interface EnqueueOptions extends ConnectionOptions {
   format?: 'png' | 'webp';
   idempotencyKey?: string;
   source?: string;
+  mask?: string;
+  strength?: number;
   scale?: 2 | 4;
   steps?: number;
   negativePrompt?: string;
@@ -29,7 +31,7 @@ export function enqueueCommand(): Command {
   return withConnectionOptions(new Command('enqueue'))
     .description('enqueue one request (and optionally wait for its result)')
     .requiredOption('--prompt <text>', 'what to draw')
-    .addOption(new Option('--intent <intent>', 'preview | export | upscale').choices(INTENTS))
+    .addOption(new Option('--intent <intent>', 'what the request is for').choices(INTENTS))
     .option('--text <content>', 'text the typography lane draws and checks')
     .option('--account <id>', 'account id', 'operator')
     .addOption(new Option('--tier <tier>', 'account tier').choices(TIERS).default('pro'))
@@ -38,7 +40,9 @@ export function enqueueCommand(): Command {
     .option('--seed <n>', 'seed', integerOption('seed', 0, 0xffffffff))
     .addOption(new Option('--format <format>', 'png | webp').choices(['png', 'webp']))
     .option('--idempotency-key <key>', 'the same key returns the same job')
-    .option('--source <key>', 'upscale: the stored image to upscale (a key under the store prefix)')
+    .option('--source <key>', 'upscale, edit: the stored image to upscale or edit (a key under the store prefix)')
+    .option('--mask <key>', "edit: a stored mask of the source's size, white where the model repaints (default: the whole image)")
+    .option('--strength <s>', `edit: the share of the denoising schedule that runs, over 0 and at most 1 (default: ${DEFAULT_EDIT_STRENGTH.withoutMask}, or ${DEFAULT_EDIT_STRENGTH.withMask} with a mask)`, numberOption('strength', 0, 1))
     .addOption(new Option('--scale <n>', 'upscale factor').choices(['2', '4']).argParser((v) => Number(v) as 2 | 4))
     .option('--steps <n>', 'denoising steps', integerOption('steps', 1, 100))
     .option('--negative-prompt <text>', 'what not to draw')
@@ -55,6 +59,8 @@ export function enqueueCommand(): Command {
         ...(options.format && { format: options.format }),
         ...(options.idempotencyKey && { idempotencyKey: options.idempotencyKey }),
         ...(options.source && { source: { key: options.source } }),
+        ...(options.mask && { mask: { key: options.mask } }),
+        ...(options.strength !== undefined && { strength: options.strength }),
         ...(options.scale && { scale: options.scale }),
         ...(options.steps && { steps: options.steps }),
         ...(options.negativePrompt && { negativePrompt: options.negativePrompt }),
