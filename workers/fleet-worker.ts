@@ -18,6 +18,7 @@ import { WorkerLifecycle, type WorkerState } from './worker-lifecycle.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { NOMINAL_VRAM_BYTES, resolveFleetWorkerOptions, type FleetWorkerOptions, type ResolvedFleetWorkerOptions } from './worker-options.js';
 import { settlesWithin } from './settles-within.js';
+import { loadSharp } from './pipelines/sharp-loader.js';
 
 export type { WorkerState } from './worker-lifecycle.js';
 
@@ -136,6 +137,9 @@ export class FleetWorker {
     const { options, metrics } = this;
     const log = options.logger;
     const repository = new ModelRepository(options.modelsDir);
+    // sharp loads here, not with the first job's image: a job should not pay for it, and on glibc the main thread
+    // must hold libvips before any worker thread starts (lovell/sharp#2263), the engine thread included.
+    await loadSharp();
     this.device = await WorkerDevice.open(
       {
         gpu: options.gpu,

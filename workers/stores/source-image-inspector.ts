@@ -11,6 +11,8 @@ const HEAD_BYTES = 64 * 1024;
  * and the whole object only when those do not hold the header (some WebP and JPEG files).
  */
 export function storeSourceImageInspector(store: ArtifactStore): SourceImageInspector {
+  // Loaded now, so that the first request with a source does not wait for it (a failure shows at that request).
+  loadSharp().catch(() => {});
   return {
     async dimensions(key: string) {
       const head = store.readHead === undefined ? await store.get(key) : await store.readHead(key, HEAD_BYTES);
