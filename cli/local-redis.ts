@@ -38,15 +38,21 @@ export async function redisAnswers(url: string, timeoutMs = 1500, tls?: RedisTls
 }
 
 /**
- * A loopback port free to listen on, chosen below the range the OS hands out for `listen(0)` and for outgoing
+ * A loopback port free to listen on, chosen outside the range the OS hands out for `listen(0)` and for outgoing
  * connections (Linux's `ip_local_port_range`). A private server's port then stays its own while the server is
  * down for a restart (a test's Redis outage): an ephemeral port can be taken meanwhile by any socket on the
- * machine, and a Redis of another test's answering there would pass for ours coming back.
+ * machine, and a Redis of another test's answering there would pass for ours coming back. Below the range when
+ * it leaves room above the registered services' ports, else above it, else (no room either side) any port.
  */
 export async function freePort(): Promise<number> {
-  const below = ephemeralPortsStart();
-  for (let attempt = 0; below > PRIVATE_PORTS_START + 100 && attempt < 50; attempt++) {
-    const port = PRIVATE_PORTS_START + Math.floor(Math.random() * (below - PRIVATE_PORTS_START));
+  const [low, high] = ephemeralPorts();
+  const ranges: Array<[number, number]> = [
+    [PRIVATE_PORTS_START, low],
+    [high + 1, 65_536],
+  ];
+  const [from, to] = ranges.find(([a, b]) => b - a >= MIN_PRIVATE_PORTS) ?? [0, 0];
+  for (let attempt = 0; to > from && attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from));
     if ((await listenOnce(port)) !== undefined) return port;
   }
   const port = await listenOnce(0);
@@ -54,16 +60,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Above the ports well-known services register (and below every OS's default ephemeral range). */
+/** Above the ports well-known services register. */
 const PRIVATE_PORTS_START = 20_000;
+/** Fewer ports than this outside the ephemeral range and random picks would collide between concurrent tests. */
+const MIN_PRIVATE_PORTS = 1_000;
 
-function ephemeralPortsStart(): number {
+/** The OS's ephemeral port range, inclusive. */
+function ephemeralPorts(): [number, number] {
   try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > 0 ? low : 32_768;
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high) && low! > 0 && high! >= low!) return [low!, high!];
   } catch {
-    return 32_768; // not Linux: macOS and Windows start theirs at 49152
+    // not Linux
   }
+  return [49_152, 65_535]; // not Linux: the IANA range, macOS's and Windows' default
 }
 
 /** Listens on `port` (0: any) and closes again: the port it got, or undefined when that one is in use. */
@@ -125,10 +135,11 @@ export interface StartedRedisServer {
 /**
  * Starts a private redis-server on loopback and waits until it answers. A port chosen here can still be taken
  * before redis-server binds it (another process's server): it then tries another, where a given `port` fails.
+ * `pickPort` chooses the port when none is given (tests inject a taken one).
  */
-export async function startRedisServer(options: RedisServerOptions = {}): Promise<StartedRedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}, pickPort: () => Promise<number> = freePort): Promise<StartedRedisServer> {
   for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await freePort());
+    const port = options.port ?? (await pickPort());
     try {
       return await startRedisServerOn(port, options);
     } catch (error) {
@@ -146,11 +157,16 @@ async function startRedisServerOn(port: number, options: RedisServerOptions): Pr
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile, '--tls-ca-cert-file', options.tls.caFile, '--tls-auth-clients', 'no']
     : ['--port', String(port)];
   const auth = options.password === undefined ? [] : ['--requirepass', options.password];
-  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...auth, ...(options.args ?? [])], {
-    stdio: 'ignore',
+  // Its log to a file, not a pipe nothing would read for the server's life; a failed start quotes it, and stderr,
+  // where redis-server reports a bad argument before it opens its log.
+  const logFile = join(dir, `redis-${port}.log`);
+  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', logFile, ...auth, ...(options.args ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'],
     // Its own process group, so a Ctrl-C meant for `fleet up` does not stop Redis before the workers drained.
     detached: true,
   });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr = (stderr + String(chunk)).slice(-1000)));
   const userinfo = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
   const url = `${options.tls ? 'rediss' : 'redis'}://${userinfo}127.0.0.1:${port}`;
   const tls = options.tls ? { caFile: options.tls.caFile } : undefined;
@@ -161,7 +177,13 @@ async function startRedisServerOn(port: number, options: RedisServerOptions): Pr
     return error;
   };
   while (!(await redisAnswers(url, 500, tls))) {
-    if (child.exitCode !== null) throw fail(new PortTakenError(`redis-server exited at start on port ${port} (in use?)`));
+    if (child.exitCode !== null) {
+      // 'exit' can come before the last of stderr.
+      await Promise.race([new Promise((r) => child.once('close', r)), new Promise((r) => setTimeout(r, 500))]);
+      const log = [stderr.trim().replace(/\s*\n\s*/g, ' | '), readLogTail(logFile)].filter((text) => text !== '').join(' | ');
+      const message = `redis-server exited at start on port ${port} (exit ${child.exitCode})${log === '' ? '' : `: ${log}`}`;
+      throw fail(/Address already in use/i.test(log) ? new PortTakenError(message) : new Error(message));
+    }
     if (Date.now() > deadline) throw fail(new Error(`redis-server did not start on port ${port}`));
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -177,6 +199,15 @@ async function startRedisServerOn(port: number, options: RedisServerOptions): Pr
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
   return { url, port, process: child, dir, stop };
+}
+
+/** The last lines redis-server logged, for an error message ('' when it wrote none). */
+function readLogTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join(' | ').slice(-1000);
+  } catch {
+    return '';
+  }
 }
 
 /**
