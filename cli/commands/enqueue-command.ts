@@ -1,7 +1,8 @@
-import { Command, Option } from 'commander';
-import { DEFAULT_EDIT_STRENGTH, FleetError, INTENTS, TIERS, type GenerateRequestInput } from '../../contract/index.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_EDIT_STRENGTH, FleetError, INTENTS, readConfig, TIERS, type FleetConfig, type GenerateRequestInput, type SourceImageInspector } from '../../contract/index.js';
 import { createProducer } from '../../producer/index.js';
 import { CommandFailure, integerOption, numberOption, withConnectionOptions, type ConnectionOptions } from '../common-options.js';
+import { storeUrlOption } from '../option-parsers.js';
 
 interface EnqueueOptions extends ConnectionOptions {
   prompt: string;
@@ -21,13 +22,20 @@ interface EnqueueOptions extends ConnectionOptions {
   steps?: number;
   negativePrompt?: string;
   wait?: number;
+  /** The workers' store, where `--source` and `--mask` are read before enqueue. @default env FLEET_STORE */
+  store: string;
 }
 
+/** Codes of a request refused for what it asks (exit 2), not for the fleet's state. */
+const INPUT_ERRORS = new Set(['E_VALIDATION', 'E_SOURCE']);
+
 /**
- * `fleet enqueue`: one request, for operators and smoke tests. Exits 2 when the request is invalid (nothing is
- * enqueued), 1 when Redis refuses it, the lane is over its depth limit, the job fails or `--wait` runs out.
+ * `fleet enqueue`: one request, for operators and smoke tests. Exits 2 when the request is invalid or its source
+ * or mask is missing from the store or the wrong size (nothing is enqueued), 1 when Redis refuses it, the lane is
+ * over its depth limit, the job fails or `--wait` runs out.
  */
 export function enqueueCommand(): Command {
+  const config = readConfig();
   return withConnectionOptions(new Command('enqueue'))
     .description('enqueue one request (and optionally wait for its result)')
     .requiredOption('--prompt <text>', 'what to draw')
@@ -42,11 +50,12 @@ export function enqueueCommand(): Command {
     .option('--idempotency-key <key>', 'the same key returns the same job')
     .option('--source <key>', 'upscale, edit: the stored image to upscale or edit (a key under the store prefix)')
     .option('--mask <key>', "edit: a stored mask of the source's size, white where the model repaints (default: the whole image)")
-    .option('--strength <s>', `edit: the share of the denoising schedule that runs, over 0 and at most 1 (default: ${DEFAULT_EDIT_STRENGTH.withoutMask}, or ${DEFAULT_EDIT_STRENGTH.withMask} with a mask)`, numberOption('strength', 0, 1))
+    .option('--strength <s>', `edit: the share of the denoising schedule that runs, over 0 and at most 1 (default: ${DEFAULT_EDIT_STRENGTH.withoutMask}, or ${DEFAULT_EDIT_STRENGTH.withMask} with a mask)`, anyNumber('strength'))
     .addOption(new Option('--scale <n>', 'upscale factor').choices(['2', '4']).argParser((v) => Number(v) as 2 | 4))
     .option('--steps <n>', 'denoising steps', integerOption('steps', 1, 100))
     .option('--negative-prompt <text>', 'what not to draw')
     .option('--wait <s>', 'wait up to S seconds for the result', numberOption('wait', 0, 3600))
+    .option('--store <url>', "the workers' artifact store, where --source and --mask are read before enqueue (env FLEET_STORE)", storeUrlOption, config.storeUrl)
     .action(async (options: EnqueueOptions, command: Command) => {
       const request: GenerateRequestInput = {
         prompt: options.prompt,
@@ -58,18 +67,19 @@ export function enqueueCommand(): Command {
         ...(options.seed !== undefined && { seed: options.seed }),
         ...(options.format && { format: options.format }),
         ...(options.idempotencyKey && { idempotencyKey: options.idempotencyKey }),
-        ...(options.source && { source: { key: options.source } }),
-        ...(options.mask && { mask: { key: options.mask } }),
+        ...(options.source !== undefined && { source: { key: options.source } }),
+        ...(options.mask !== undefined && { mask: { key: options.mask } }),
         ...(options.strength !== undefined && { strength: options.strength }),
         ...(options.scale && { scale: options.scale }),
         ...(options.steps && { steps: options.steps }),
         ...(options.negativePrompt && { negativePrompt: options.negativePrompt }),
       };
-      const producer = createProducer({ redis: options.redis, prefix: options.prefix, connectTimeoutMs: 3000 });
+      const sources = options.source === undefined ? undefined : await openSources(options.store, config);
+      const producer = createProducer({ redis: options.redis, prefix: options.prefix, connectTimeoutMs: 3000, ...(sources && { sources: sources.inspector }) });
       try {
         const receipt = await producer.enqueue(request).catch((error: unknown) => {
-          if (error instanceof FleetError && error.code === 'E_VALIDATION') {
-            command.error(`error: [E_VALIDATION] ${error.message}${error.field ? ` (field ${error.field})` : ''}; nothing was enqueued`, { exitCode: 2 });
+          if (error instanceof FleetError && INPUT_ERRORS.has(error.code)) {
+            command.error(`error: [${error.code}] ${error.message}${error.field ? ` (field ${error.field})` : ''}; nothing was enqueued`, { exitCode: 2 });
           }
           throw error;
         });
@@ -84,6 +94,23 @@ export function enqueueCommand(): Command {
         if (view.state === 'failed') throw new CommandFailure(`job ${view.id} failed`);
       } finally {
         await producer.close();
+        await sources?.close();
       }
     });
+}
+
+/** A number, its range left to the request schema, so that the bound and its message live in one place. */
+function anyNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+/** The store's source inspector, as the ingress has it; loaded only for a request with a source (it brings the workers' modules). */
+async function openSources(storeUrl: string, config: FleetConfig): Promise<{ inspector: SourceImageInspector; close(): Promise<void> }> {
+  const { createArtifactStore, storeSourceImageInspector } = await import('../../workers/index.js');
+  const store = createArtifactStore(storeUrl, { ...(config.s3Endpoint ? { s3Endpoint: config.s3Endpoint } : {}), s3Region: config.s3Region });
+  return { inspector: storeSourceImageInspector(store), close: () => store.close() };
 }
