@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { DeleteBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { FleetError } from '../../contract/index.js';
 import { S3Store } from '../../workers/index.js';
 import { FLEET_BIN, runFleet, type FleetRun } from '../helpers/fleet-cli.js';
 import { REDIS_URL, testPrefix } from '../helpers/redis.js';
-import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
+import { S3_TEST_CREDENTIALS, startS3rver, testS3Client } from '../helpers/s3.js';
 import { MODELS_DIR } from '../helpers/worker.js';
 
 /** One line on stderr naming the problem, no stack trace. */
@@ -123,14 +123,44 @@ describe('a misconfigured fleet stops at once with a clear message (exit 2)', ()
     try {
       await store.check();
       await store.put('flash/a.png', Buffer.from('png'), 'image/png');
-      const { client } = await store.sdk();
-      await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: 'run/flash/a.png' }));
-      await client.send(new DeleteBucketCommand({ Bucket: s3.bucket }));
+      const client = testS3Client(s3.endpoint);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: 'run/flash/a.png' }));
+        await client.send(new DeleteBucketCommand({ Bucket: s3.bucket }));
+      } finally {
+        client.destroy();
+      }
       await assert.rejects(store.put('flash/b.png', Buffer.from('png'), 'image/png'), (e: unknown) => e instanceof FleetError && e.code === 'E_STORE' && e.retryable && /bucket fleet-present does not exist/.test(e.message));
       await assert.rejects(store.get('flash/b.png'), (e: unknown) => e instanceof FleetError && e.code === 'E_STORE');
       await assert.rejects(store.check(), (e: unknown) => e instanceof FleetError && e.code === 'E_STORE' && /does not exist/.test(e.message));
     } finally {
       await store.close();
     }
+  });
+
+  test('an S3 client that cannot be made is E_STORE at check() and at every request, tried again each time, and close() still resolves', async () => {
+    const admin = testS3Client(s3.endpoint);
+    // The test before deletes the bucket.
+    await admin.send(new CreateBucketCommand({ Bucket: s3.bucket })).finally(() => admin.destroy());
+    let loads = 0;
+    const store = new S3Store({
+      bucket: s3.bucket,
+      prefix: 'run',
+      endpoint: s3.endpoint,
+      credentials: S3_TEST_CREDENTIALS,
+      loadSdk: async () => {
+        loads++;
+        if (loads <= 2) throw new Error('Cannot find package @aws-sdk/client-s3');
+        return import('@aws-sdk/client-s3');
+      },
+    });
+    const isStoreError = (e: unknown) => e instanceof FleetError && e.code === 'E_STORE' && /the S3 client could not be made: Cannot find package/.test(e.message);
+    await assert.rejects(store.check(), isStoreError);
+    await assert.rejects(store.put('flash/c.png', Buffer.from('png'), 'image/png'), isStoreError);
+    await store.close();
+    await store.put('flash/c.png', Buffer.from('png'), 'image/png');
+    assert.equal(loads, 3, 'a failed load is not kept');
+    assert.deepEqual(await store.get('flash/c.png'), Buffer.from('png'));
+    await store.close();
   });
 });

@@ -9,7 +9,7 @@ import type { Producer } from '../../producer/index.js';
 import { S3Store } from '../../workers/index.js';
 import { OcrChecker } from '../../workers/typography/index.js';
 import { cleanupPrefix, testPrefix } from '../helpers/redis.js';
-import { S3_TEST_CREDENTIALS, startS3rver } from '../helpers/s3.js';
+import { S3_TEST_CREDENTIALS, startS3rver, testS3Client } from '../helpers/s3.js';
 import { startTestWorker } from '../helpers/worker.js';
 import { startTestProducer } from '../helpers/producer.js';
 
@@ -169,8 +169,11 @@ describe('whole path with the S3 store (s3rver)', () => {
 
     const view = await render(producer, { prompt: 'low-poly mountain landscape at dusk', seed: 7, account });
     assert.match(view.result!.image.url, /^s3:\/\/fleet-test\/renders\/flash\//);
-    const object = await (await store.sdk()).client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `renders/${view.result!.image.key}` }));
-    const body = Buffer.from(await object.Body!.transformToByteArray());
+    const reader = testS3Client(s3.endpoint);
+    const body = await reader
+      .send(new GetObjectCommand({ Bucket: s3.bucket, Key: `renders/${view.result!.image.key}` }))
+      .then(async (object) => Buffer.from(await object.Body!.transformToByteArray()))
+      .finally(() => reader.destroy());
     assert.equal(body.length, view.result!.image.bytes);
     assert.equal((await sharp(body).metadata()).width, 512);
 

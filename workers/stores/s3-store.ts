@@ -23,11 +23,13 @@ export interface S3StoreOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Called on every retry (metrics, logs). */
   onRetry?: (info: { key: string; attempt: number; error: unknown }) => void;
+  /** Loads @aws-sdk/client-s3; injected for tests. @default a dynamic import, shared by every store */
+  loadSdk?: () => Promise<S3Sdk>;
 }
 
 const sleepFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-type S3Sdk = typeof import('@aws-sdk/client-s3');
+export type S3Sdk = typeof import('@aws-sdk/client-s3');
 let sdkLoading: Promise<S3Sdk> | undefined;
 
 /**
@@ -35,7 +37,10 @@ let sdkLoading: Promise<S3Sdk> | undefined;
  * one, and most processes that import workers/ never talk to S3 (the CLI's commands, a file-store fleet).
  */
 function loadS3Sdk(): Promise<S3Sdk> {
-  sdkLoading ??= import('@aws-sdk/client-s3');
+  sdkLoading ??= import('@aws-sdk/client-s3').catch((error: unknown) => {
+    sdkLoading = undefined;
+    throw error;
+  });
   return sdkLoading;
 }
 
@@ -51,6 +56,7 @@ export class S3Store implements ArtifactStore {
   private readonly backoffMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly onRetry: S3StoreOptions['onRetry'];
+  private readonly loadSdk: () => Promise<S3Sdk>;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -67,17 +73,26 @@ export class S3Store implements ArtifactStore {
     this.backoffMs = options.backoffMs ?? 100;
     this.sleep = options.sleep ?? sleepFor;
     this.onRetry = options.onRetry;
+    this.loadSdk = options.loadSdk ?? loadS3Sdk;
   }
 
-  /** The SDK and this store's client, made at the first request. */
-  async sdk(): Promise<{ sdk: S3Sdk; client: S3Client }> {
-    this.opened ??= loadS3Sdk().then((sdk) => ({ sdk, client: new sdk.S3Client(this.clientConfig) }));
+  /**
+   * The SDK and this store's client, made at the first request. A failure is the store's (E_STORE, so that a
+   * worker's start-up check refuses to start on it) and is not kept: the next request tries again.
+   */
+  private async open(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    this.opened ??= this.loadSdk()
+      .then((sdk) => ({ sdk, client: new sdk.S3Client(this.clientConfig) }))
+      .catch((error: unknown) => {
+        this.opened = undefined;
+        throw new FleetError('E_STORE', `store ${this.description}: the S3 client could not be made: ${(error as Error).message}`, { cause: error });
+      });
     return this.opened;
   }
 
   async put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
     const objectKey = this.objectKey(key);
-    const { sdk, client } = await this.sdk();
+    const { sdk, client } = await this.open();
     return this.limit(async () => {
       try {
         await this.withRetries(key, () => client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentType: contentType })));
@@ -105,7 +120,7 @@ export class S3Store implements ArtifactStore {
    * @throws FleetError E_STORE naming the bucket and why.
    */
   async check(): Promise<void> {
-    const { sdk, client } = await this.sdk();
+    const { sdk, client } = await this.open();
     try {
       await this.withRetries('(bucket)', () => client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })));
     } catch (error) {
@@ -119,7 +134,7 @@ export class S3Store implements ArtifactStore {
 
   private async read(key: string, range?: string): Promise<Buffer> {
     const objectKey = this.objectKey(key);
-    const { sdk, client } = await this.sdk();
+    const { sdk, client } = await this.open();
     try {
       const response = await this.withRetries(key, () => client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range ? { Range: range } : {}) })));
       return Buffer.from(await response.Body!.transformToByteArray());
@@ -133,7 +148,7 @@ export class S3Store implements ArtifactStore {
 
   async exists(key: string): Promise<boolean> {
     const objectKey = this.objectKey(key);
-    const { sdk, client } = await this.sdk();
+    const { sdk, client } = await this.open();
     try {
       await this.withRetries(key, () => client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey })));
       return true;
@@ -149,7 +164,7 @@ export class S3Store implements ArtifactStore {
     // ListObjects (v1) paged by Marker, the last key seen: S3 serves it, and S3-compatible servers whose
     // v2 continuation tokens need ciphers missing from current OpenSSL (s3rver's DES) serve it too.
     let marker: string | undefined;
-    const { sdk, client } = await this.sdk();
+    const { sdk, client } = await this.open();
     for (;;) {
       const page = await client.send(new sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: base + subPrefix, ...(marker ? { Marker: marker } : {}) }));
       const contents = page.Contents ?? [];
@@ -161,7 +176,8 @@ export class S3Store implements ArtifactStore {
   }
 
   async close(): Promise<void> {
-    if (this.opened !== undefined) (await this.opened).client.destroy();
+    // A client that failed to open has nothing to destroy, and its error was the request's.
+    (await this.opened?.catch(() => undefined))?.client.destroy();
   }
 
   private objectKey(key: string): string {
