@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { errorCodeOf } from '../contract/index.js';
 import { CommandFailure, UsageError } from './common-options.js';
 
@@ -45,11 +45,18 @@ async function buildProgram(argv: readonly string[]): Promise<Command> {
   const named = COMMANDS.filter(([name]) => name === argv[2]);
   for (const [, load] of named.length === 1 ? named : COMMANDS) program.addCommand(await load());
   for (const command of program.commands) {
-    command.exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
+    for (const each of [command, ...command.commands]) each.exitOverride().configureHelp(HELP);
   }
   return program;
 }
+
+/** Commander's help says nothing of a required option until it is missing: `--help` says it. */
+const HELP: Partial<Help> = {
+  optionDescription(this: Help, option: Option): string {
+    const text = Help.prototype.optionDescription.call(this, option);
+    return option.mandatory ? `${text} (required)` : text;
+  },
+};
 
 // `fleet … | head` closes the pipe early: that is not a failure.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
